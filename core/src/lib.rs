@@ -1,0 +1,19 @@
+//! GridPatrol's device core.
+//!
+//! Everything a PDA needs to work offline lives here, free of any server or CLI stack so that the phone
+//! links only this: the domain ([`case`], [`workflow`], [`timeline`]), reference data ([`catalog`],
+//! [`calendar`], [`grid`]), the per-case automerge document ([`doc`]), the SQLite device store ([`store`])
+//! and photo processing ([`photo`]).
+
+pub mod calendar;
+pub mod case;
+pub mod catalog;
+pub mod doc;
+pub mod error;
+pub mod grid;
+pub mod photo;
+pub mod store;
+pub mod timeline;
+pub mod workflow;
+
+pub use error::{Error, Result};
