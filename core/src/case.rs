@@ -27,13 +27,19 @@ pub enum InputError {
     CaseId(String),
     #[error("unknown category {0:?} (未知的案件类别)")]
     UnknownCategory(String),
+    #[error(
+        "category {input:?} is ambiguous, it is the legacy code of {candidates} (旧编码对应多个类别，请用新编码)"
+    )]
+    AmbiguousCategory { input: String, candidates: String },
     #[error("{field} is too long: {len} characters, at most {max} (内容过长)")]
     TooLong {
         field: &'static str,
         len: usize,
         max: usize,
     },
-    #[error("the point ({lat}, {lon}) is outside every grid cell of this store (位置不在任何网格内)")]
+    #[error(
+        "the point ({lat}, {lon}) is outside every grid cell of this store (位置不在任何网格内)"
+    )]
     OutsideGrid { lat: f64, lon: f64 },
     #[error("no case {0} in this store (案件不存在)")]
     NoSuchCase(CaseId),

@@ -53,7 +53,12 @@ pub struct CaseDoc {
 
 impl CaseDoc {
     /// Creates the document with its first event (the report) in one change.
-    pub fn create(actor: ActorId, case: &NewCase, report: &TimelineEvent) -> Result<Self> {
+    pub fn create(
+        actor: ActorId,
+        case: &NewCase,
+        report: &TimelineEvent,
+        photos: &[PhotoRef],
+    ) -> Result<Self> {
         let mut doc = AutoCommit::new().with_actor(actor);
         doc.put(ROOT, "schema", SCHEMA_VERSION)?;
         doc.put(ROOT, "id", case.id.to_string())?;
@@ -74,7 +79,11 @@ impl CaseDoc {
         )?;
 
         let details = doc.put_object(ROOT, "details", ObjType::Map)?;
-        doc.put(&details, "standard", case.details.category.standard.as_str())?;
+        doc.put(
+            &details,
+            "standard",
+            case.details.category.standard.as_str(),
+        )?;
         doc.put(&details, "code", case.details.category.code.as_str())?;
         doc.put(&details, "address", case.details.address.as_str())?;
         doc.put(&details, "description", case.details.description.as_str())?;
@@ -82,6 +91,9 @@ impl CaseDoc {
         doc.put_object(ROOT, "photos", ObjType::List)?;
         doc.put_object(ROOT, "timeline", ObjType::List)?;
         let mut this = CaseDoc { doc };
+        for photo in photos {
+            this.write_photo(photo)?;
+        }
         this.write_event(report)?;
         this.doc.commit();
         Ok(this)
@@ -285,8 +297,7 @@ fn read_event(d: &AutoCommit, m: &ObjId) -> Result<TimelineEvent> {
             .map_err(|_| malformed("timeline id"))?,
         at: Hlc {
             wall_ms: get_i64(d, m, "wall_ms")?,
-            counter: u32::try_from(get_u64(d, m, "counter")?)
-                .map_err(|_| malformed("counter"))?,
+            counter: u32::try_from(get_u64(d, m, "counter")?).map_err(|_| malformed("counter"))?,
         },
         actor: get_str(d, m, "actor")?,
         role: get_str(d, m, "role")?.parse().map_err(Error::Document)?,
@@ -435,7 +446,10 @@ mod tests {
             reporter: "worker-1".into(),
             device: "dev-1".into(),
             cell: Some("110102001001001".into()),
-            location: Location::new(39.91, 116.36).unwrap().with_accuracy(5.0).unwrap(),
+            location: Location::new(39.91, 116.36)
+                .unwrap()
+                .with_accuracy(5.0)
+                .unwrap(),
             details: CaseDetails {
                 category: CategoryKey {
                     standard: "GB/T 47678.5-2026".into(),
@@ -459,7 +473,7 @@ mod tests {
     #[test]
     fn a_case_round_trips_through_save_and_load() {
         let (case, report) = sample_case();
-        let mut doc = CaseDoc::create(actor_for("dev-1"), &case, &report).unwrap();
+        let mut doc = CaseDoc::create(actor_for("dev-1"), &case, &report, &[]).unwrap();
         let bytes = doc.save();
         let loaded = CaseDoc::load(actor_for("dev-1"), &bytes, []).unwrap();
         let c = loaded.read().unwrap();
@@ -474,7 +488,7 @@ mod tests {
     #[test]
     fn incremental_chunks_rebuild_the_document() {
         let (case, report) = sample_case();
-        let mut doc = CaseDoc::create(actor_for("dev-1"), &case, &report).unwrap();
+        let mut doc = CaseDoc::create(actor_for("dev-1"), &case, &report, &[]).unwrap();
         let snapshot = doc.save();
         let heads = doc.heads();
         let photo = PhotoRef {
@@ -502,7 +516,10 @@ mod tests {
         };
         doc.append(&ev, std::slice::from_ref(&photo)).unwrap();
         let chunk = doc.save_after(&heads);
-        assert!(chunk.len() < snapshot.len() + 200, "a chunk holds only the new change");
+        assert!(
+            chunk.len() < snapshot.len() + 200,
+            "a chunk holds only the new change"
+        );
         let loaded = CaseDoc::load(actor_for("dev-1"), &snapshot, [chunk.as_slice()]).unwrap();
         let c = loaded.read().unwrap();
         assert_eq!(c.photos, vec![photo]);
@@ -512,7 +529,7 @@ mod tests {
     #[test]
     fn concurrent_appends_merge() {
         let (case, report) = sample_case();
-        let mut a = CaseDoc::create(actor_for("dev-1"), &case, &report).unwrap();
+        let mut a = CaseDoc::create(actor_for("dev-1"), &case, &report, &[]).unwrap();
         let mut b = a.fork(actor_for("server"));
         let reg = TimelineEvent::new(
             ActionKind::Register,

@@ -217,10 +217,9 @@ impl ActionKind {
             ActionKind::Report => &[GridWorker, Dispatcher, System],
             ActionKind::Register | ActionKind::Reject => &[Dispatcher, Supervisor],
             ActionKind::Dispatch => &[Dispatcher, Supervisor, System],
-            ActionKind::Accept
-            | ActionKind::Return
-            | ActionKind::Handle
-            | ActionKind::Feedback => &[Department],
+            ActionKind::Accept | ActionKind::Return | ActionKind::Handle | ActionKind::Feedback => {
+                &[Department]
+            }
             ActionKind::RequestVerification | ActionKind::Close => {
                 &[Dispatcher, Supervisor, System]
             }
@@ -357,7 +356,11 @@ mod tests {
 
     #[test]
     fn failed_verification_goes_to_rework_and_back_to_the_department() {
-        let s = apply(Some(Stage::VerificationRequested), ActionKind::VerifyFail, Role::GridWorker);
+        let s = apply(
+            Some(Stage::VerificationRequested),
+            ActionKind::VerifyFail,
+            Role::GridWorker,
+        );
         assert_eq!(s, Ok(Stage::Rework));
         assert_eq!(
             apply(Some(Stage::Rework), ActionKind::Handle, Role::Department),
@@ -378,16 +381,38 @@ mod tests {
     #[test]
     fn roles_are_enforced() {
         assert_eq!(
-            apply(Some(Stage::Reported), ActionKind::Register, Role::GridWorker),
+            apply(
+                Some(Stage::Reported),
+                ActionKind::Register,
+                Role::GridWorker
+            ),
             Err(Refusal::RoleNotAllowed {
                 role: Role::GridWorker,
                 action: ActionKind::Register
             })
         );
-        assert!(apply(Some(Stage::Dispatched), ActionKind::Accept, Role::Dispatcher).is_err());
-        assert!(apply(Some(Stage::Dispatched), ActionKind::SpecialClose, Role::Dispatcher).is_err());
+        assert!(
+            apply(
+                Some(Stage::Dispatched),
+                ActionKind::Accept,
+                Role::Dispatcher
+            )
+            .is_err()
+        );
+        assert!(
+            apply(
+                Some(Stage::Dispatched),
+                ActionKind::SpecialClose,
+                Role::Dispatcher
+            )
+            .is_err()
+        );
         assert_eq!(
-            apply(Some(Stage::Dispatched), ActionKind::SpecialClose, Role::Supervisor),
+            apply(
+                Some(Stage::Dispatched),
+                ActionKind::SpecialClose,
+                Role::Supervisor
+            ),
             Ok(Stage::SpecialClosed)
         );
     }
@@ -408,7 +433,11 @@ mod tests {
             Ok(Stage::Accepted)
         );
         assert_eq!(
-            apply(Some(Stage::Handled), ActionKind::AddEvidence, Role::GridWorker),
+            apply(
+                Some(Stage::Handled),
+                ActionKind::AddEvidence,
+                Role::GridWorker
+            ),
             Ok(Stage::Handled)
         );
         assert!(apply(Some(Stage::Registered), ActionKind::Edit, Role::GridWorker).is_err());

@@ -14,7 +14,11 @@ use std::collections::BTreeSet;
 
 const REPLICAS: [(&str, &str, &[Role]); 3] = [
     ("pda-1", "worker-1", &[Role::GridWorker]),
-    ("desk", "dispatcher-1", &[Role::Dispatcher, Role::Supervisor]),
+    (
+        "desk",
+        "dispatcher-1",
+        &[Role::Dispatcher, Role::Supervisor],
+    ),
     ("dept", "cg-dept", &[Role::Department]),
 ];
 
@@ -105,7 +109,7 @@ proptest! {
         skew in prop::array::uniform3(-3_600_000i64..3_600_000),
     ) {
         let (case, report) = new_case();
-        let mut origin = CaseDoc::create(actor_for(REPLICAS[0].0), &case, &report).unwrap();
+        let mut origin = CaseDoc::create(actor_for(REPLICAS[0].0), &case, &report, &[]).unwrap();
         let mut docs: Vec<CaseDoc> = REPLICAS.iter().map(|(dev, _, _)| origin.fork(actor_for(dev))).collect();
         let mut clocks: Vec<i64> = skew.iter().map(|s| report.at.wall_ms + s).collect();
         let mut appended = BTreeSet::from([report.id]);

@@ -1,3 +1,0 @@
-#[derive(Debug, thiserror::Error)]
-#[error("placeholder")]
-pub struct StoreError;

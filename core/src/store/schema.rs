@@ -1,0 +1,115 @@
+//! The device store's schema and its migrations: every statement that shapes the database lives here.
+//!
+//! `PRAGMA user_version` holds the schema version. Migrations run in order inside one transaction on
+//! open; a store written by a newer build (a higher version than [`SCHEMA_VERSION`]) is refused rather
+//! than guessed at.
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use super::StoreError;
+
+/// The version this build writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: documents (snapshot + incremental chunks), the case index, blobs, reference data, metadata.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    -- One row per case document: the last compacted snapshot.
+    CREATE TABLE doc (
+        case_id      TEXT PRIMARY KEY,
+        snapshot     BLOB NOT NULL,
+        chunks_bytes INTEGER NOT NULL DEFAULT 0,
+        next_seq     INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+
+    -- Changes since the snapshot, in the order they were made (automerge save_after output).
+    CREATE TABLE doc_chunk (
+        case_id TEXT NOT NULL REFERENCES doc(case_id),
+        seq     INTEGER NOT NULL,
+        data    BLOB NOT NULL,
+        PRIMARY KEY (case_id, seq)
+    ) WITHOUT ROWID;
+
+    -- What lists show, kept in step with the documents in the same transaction.
+    CREATE TABLE case_index (
+        case_id       TEXT PRIMARY KEY REFERENCES doc(case_id),
+        cell          TEXT,
+        standard      TEXT NOT NULL,
+        code          TEXT NOT NULL,
+        category_name TEXT NOT NULL,
+        stage         TEXT NOT NULL,
+        department    TEXT,
+        deadline_ms   INTEGER,
+        lat           REAL NOT NULL,
+        lon           REAL NOT NULL,
+        address       TEXT NOT NULL,
+        summary       TEXT NOT NULL,
+        photos        INTEGER NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        updated_ms    INTEGER NOT NULL,
+        dirty         INTEGER NOT NULL DEFAULT 1
+    ) WITHOUT ROWID;
+    CREATE INDEX case_index_created ON case_index (created_ms DESC);
+    CREATE INDEX case_index_stage ON case_index (stage, created_ms DESC);
+
+    -- Photos and thumbnails, content-addressed.
+    CREATE TABLE blob (
+        sha256     TEXT PRIMARY KEY,
+        kind       TEXT NOT NULL CHECK (kind IN ('full', 'thumb')),
+        data       BLOB NOT NULL,
+        created_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- Reference data the device caches: catalogue (CSV), grids (GeoJSON), calendar (JSON).
+    CREATE TABLE reference (
+        name       TEXT PRIMARY KEY,
+        version    TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// Sets the pragmas every connection needs. WAL with `synchronous = FULL`: a transaction that returned
+/// is on disk even after a battery pull, and readers never block the writer.
+pub fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Corrupt(format!(
+            "cannot switch to WAL (got {mode})"
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(())
+}
+
+pub fn version(conn: &Connection) -> Result<u32, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], all or nothing.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found = version(conn)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = Transaction::new(conn, TransactionBehavior::Immediate)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as u32 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
