@@ -1,0 +1,208 @@
+//! What the CLI prints: text for people (Chinese with English), or JSON for scripts.
+
+use std::path::Path;
+
+use anyhow::Result;
+use chrono::{DateTime, FixedOffset, Utc};
+use gridpatrol_core::case::{Case, CaseId, PhotoRef};
+use gridpatrol_core::catalog::Catalog;
+use gridpatrol_core::store::{CaseSummary, DeviceStore, Identity, ListFilter};
+use gridpatrol_core::timeline::Outcome;
+use serde::Serialize;
+use serde_json::json;
+
+pub struct Output {
+    pub json: bool,
+}
+
+/// Times are shown in China Standard Time, as the people using this read them.
+fn local(t: DateTime<Utc>) -> String {
+    let cst = FixedOffset::east_opt(8 * 3600).expect("a valid offset");
+    t.with_timezone(&cst).format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn print_json<T: Serialize + ?Sized>(v: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+impl Output {
+    pub fn initialized(&self, id: &Identity, dir: &Path) -> Result<()> {
+        if self.json {
+            return print_json(&json!({ "store": dir, "identity": id }));
+        }
+        println!("已创建数据目录 Store created: {}", dir.display());
+        println!(
+            "  网格员 worker: {}   设备 device: {}",
+            id.worker_id, id.device_id
+        );
+        Ok(())
+    }
+
+    pub fn grids_imported(&self, n: usize) -> Result<()> {
+        if self.json {
+            return print_json(&json!({ "cells": n }));
+        }
+        println!("已导入 {n} 个网格 Imported {n} grid cells");
+        Ok(())
+    }
+
+    pub fn reported(&self, case: &Case) -> Result<()> {
+        if self.json {
+            return print_json(case);
+        }
+        // The id alone on the first line, so that `id=$(gridpatrol ... report ... | head -1)` works.
+        println!("{}", case.id);
+        println!(
+            "已上报 Reported: {} 网格 cell {}",
+            case.details.category.code,
+            case.cell.as_deref().unwrap_or("-")
+        );
+        Ok(())
+    }
+
+    pub fn list(&self, rows: &[CaseSummary]) -> Result<()> {
+        if self.json {
+            return print_json(rows);
+        }
+        if rows.is_empty() {
+            println!("没有案件 No cases.");
+            return Ok(());
+        }
+        println!(
+            "{:<36}  {:<10}  {:<16}  {:<15}  {:<16}  摘要 summary",
+            "编号 id", "环节 stage", "类别 category", "网格 cell", "上报 reported"
+        );
+        for r in rows {
+            println!(
+                "{:<36}  {:<10}  {:<16}  {:<15}  {:<16}  {}",
+                r.id.to_string(),
+                r.stage.label_zh(),
+                truncate(&r.category_name, 16),
+                r.cell.as_deref().unwrap_or("-"),
+                local(r.created_at),
+                truncate(&r.summary, 40),
+            );
+        }
+        println!("共 {} 件 {} case(s)", rows.len(), rows.len());
+        Ok(())
+    }
+
+    pub fn show(&self, case: &Case, catalog: &Catalog) -> Result<()> {
+        if self.json {
+            return print_json(case);
+        }
+        let d = &case.details;
+        let category = catalog
+            .get(&d.category)
+            .map(|c| c.name())
+            .unwrap_or_default();
+        println!("案件 Case {}", case.id);
+        if let Some(stage) = case.stage() {
+            println!("  环节 stage:      {} ({})", stage.label_zh(), stage);
+        }
+        println!(
+            "  类别 category:   {} {} [{}]",
+            d.category.code, category, d.category.standard
+        );
+        println!("  网格 cell:       {}", case.cell.as_deref().unwrap_or("-"));
+        println!(
+            "  位置 location:   {:.6}, {:.6}{}",
+            case.location.lat,
+            case.location.lon,
+            case.location
+                .accuracy_m
+                .map(|a| format!(" ±{a} m"))
+                .unwrap_or_default()
+        );
+        println!("  地址 address:    {}", d.address);
+        println!("  描述 note:       {}", d.description);
+        println!("  上报人 reporter: {} ({})", case.reporter, case.device);
+        if let Some(dept) = &case.timeline.department {
+            println!("  处置部门 dept:   {dept}");
+        }
+        if let Some(deadline) = case.timeline.deadline {
+            println!("  处置时限 due:    {}", local(deadline));
+        }
+        println!("  照片 photos:     {}", case.photos.len());
+        for p in &case.photos {
+            println!(
+                "    {} {}x{} {} KB{}",
+                &p.sha256[..12],
+                p.width,
+                p.height,
+                p.bytes / 1024,
+                p.taken_at
+                    .as_deref()
+                    .map(|t| format!(" 拍摄 taken {t}"))
+                    .unwrap_or_default()
+            );
+        }
+        println!("  时间线 timeline:");
+        for e in &case.timeline.entries {
+            let ev = &e.event;
+            let flag = match &e.outcome {
+                Outcome::Applied { .. } => String::new(),
+                Outcome::Flagged { reason } => format!("  [无效 invalid: {reason}]"),
+            };
+            println!(
+                "    {}  {} {:<20} {} ({}){}{}",
+                local(ev.at.time()),
+                ev.action.label_zh(),
+                ev.action.as_str(),
+                ev.actor,
+                ev.role,
+                ev.note
+                    .as_deref()
+                    .map(|n| format!(" — {n}"))
+                    .unwrap_or_default(),
+                flag
+            );
+        }
+        Ok(())
+    }
+
+    pub fn attached(&self, id: CaseId, photo: &PhotoRef) -> Result<()> {
+        if self.json {
+            return print_json(&json!({ "case": id, "photo": photo }));
+        }
+        println!(
+            "已添加照片 Photo attached to {id}: {} ({}x{}, {} KB)",
+            photo.sha256,
+            photo.width,
+            photo.height,
+            photo.bytes / 1024
+        );
+        Ok(())
+    }
+
+    pub fn demo_created(&self, store: &DeviceStore) -> Result<()> {
+        let rows = store.list(&ListFilter::default())?;
+        let cells = store.grids()?.map_or(0, |g| g.len());
+        if self.json {
+            return print_json(&json!({
+                "store": store.dir(),
+                "identity": store.identity(),
+                "cells": cells,
+                "categories": store.catalog()?.len(),
+                "cases": rows,
+            }));
+        }
+        println!(
+            "演示数据已创建 Demo store created at {}: {} 个网格 cells, {} 个类别 categories",
+            store.dir().display(),
+            cells,
+            store.catalog()?.len()
+        );
+        self.list(&rows)
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+    t.push('…');
+    t
+}
