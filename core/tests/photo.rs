@@ -547,6 +547,26 @@ mod photo {
     // Other sources
 
     #[test]
+    fn progressive_jpegs_decode_and_truncated_ones_are_refused() {
+        let (w, h) = (300, 200);
+        let mut input = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut input, 85);
+        encoder.set_progressive(true);
+        encoder
+            .encode(
+                &synthetic_rgb(w, h),
+                w as u16,
+                h as u16,
+                jpeg_encoder::ColorType::Rgb,
+            )
+            .expect("encode progressive");
+        let photo = process(&with_exif(&input, &phone_exif(6)));
+        assert_eq!((photo.meta.width, photo.meta.height), (h, w));
+        let e = refusal(&input[..input.len() - 40]);
+        assert!(matches!(e, PhotoError::Corrupt(_)), "{e:?}");
+    }
+
+    #[test]
     fn grayscale_and_cmyk_jpegs_decode() {
         let (w, h) = (120, 80);
         let gray: Vec<u8> = (0..w * h).map(|i| (i % 251) as u8).collect();
