@@ -8,14 +8,15 @@
 //! photos:   [ { sha256, thumb_sha256, bytes, width, height, taken_at|null, lat|null, lon|null,
 //!               added_by, added_ms } ]
 //! timeline: [ { id, wall_ms, counter, actor, role, device|null, action, note|null, department|null,
-//!               deadline_ms|null, attachments: [str], edit: {standard?, code?, address?, description?}? } ]
+//!               deadline_ms|null, attachments: [str], edit: {standard?, code?, address?, description?}?,
+//!               assignee? } ]
 //! ```
 //! Every list is append-only and every map is written once, so concurrent edits never overwrite each
 //! other: corrections are `edit` events in the timeline, and the stage and current details are derived by
 //! replay ([`crate::timeline`]).
 
 use automerge::{
-    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
     transaction::Transactable,
 };
 use chrono::{DateTime, TimeZone, Utc};
@@ -44,6 +45,18 @@ pub struct NewCase {
     pub location: Location,
     pub details: CaseDetails,
     pub created_at: DateTime<Utc>,
+}
+
+/// The facts a case document is created with; nobody rewrites them afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reported {
+    pub id: CaseId,
+    pub reporter: String,
+    pub device: String,
+    pub cell: Option<String>,
+    pub location: Location,
+    pub created_at: DateTime<Utc>,
+    pub details: CaseDetails,
 }
 
 /// A case's automerge document.
@@ -151,8 +164,42 @@ impl CaseDoc {
         &mut self.doc
     }
 
-    /// The case as people see it: fields read back and the timeline replayed.
-    pub fn read(&self) -> Result<Case> {
+    /// Builds a document from changes received over sync (a case first seen on this replica).
+    pub fn from_changes(actor: ActorId, changes: Vec<Change>) -> Result<Self> {
+        let mut doc = AutoCommit::new().with_actor(actor);
+        doc.apply_changes(changes)?;
+        Ok(CaseDoc { doc })
+    }
+
+    /// Applies changes received over sync. Changes already present are ignored, so a retry is harmless.
+    pub fn apply_changes(&mut self, changes: Vec<Change>) -> Result<()> {
+        self.doc.apply_changes(changes)?;
+        Ok(())
+    }
+
+    /// The changes a replica that has `have` (heads) lacks. Unknown hashes in `have` are ignored, so the
+    /// answer is never short.
+    pub fn changes_since(&mut self, have: &[ChangeHash]) -> Vec<Change> {
+        let known: Vec<ChangeHash> = have
+            .iter()
+            .copied()
+            .filter(|h| self.doc.get_change_by_hash(h).is_some())
+            .collect();
+        self.doc.get_changes(&known)
+    }
+
+    pub fn has_change(&mut self, hash: &ChangeHash) -> bool {
+        self.doc.get_change_by_hash(hash).is_some()
+    }
+
+    /// Dependencies of received changes that have not arrived: non-empty means the document is
+    /// incomplete (some changes are queued until their dependencies come).
+    pub fn missing_deps(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_missing_deps(&[])
+    }
+
+    /// The facts written once when the case was created.
+    pub fn reported(&self) -> Result<Reported> {
         let d = &self.doc;
         let schema = get_u64(d, &ROOT, "schema")?;
         if schema != SCHEMA_VERSION {
@@ -160,22 +207,12 @@ impl CaseDoc {
                 "schema version {schema}, this build reads {SCHEMA_VERSION}"
             )));
         }
-        let id = get_str(d, &ROOT, "id")?
-            .parse()
-            .map_err(|_| malformed("id"))?;
         let loc = get_obj(d, &ROOT, "location")?;
         let details = get_obj(d, &ROOT, "details")?;
-        let reported = CaseDetails {
-            category: CategoryKey {
-                standard: get_str(d, &details, "standard")?,
-                code: get_str(d, &details, "code")?,
-            },
-            address: get_str(d, &details, "address")?,
-            description: get_str(d, &details, "description")?,
-        };
-        let timeline = Timeline::replay(self.events()?);
-        Ok(Case {
-            id,
+        Ok(Reported {
+            id: get_str(d, &ROOT, "id")?
+                .parse()
+                .map_err(|_| malformed("id"))?,
             reporter: get_str(d, &ROOT, "reporter")?,
             device: get_str(d, &ROOT, "device")?,
             cell: get_opt_str(d, &ROOT, "cell")?,
@@ -186,7 +223,29 @@ impl CaseDoc {
                 fix_time: get_opt_i64(d, &loc, "fix_ms")?.map(ms_to_time),
             },
             created_at: ms_to_time(get_i64(d, &ROOT, "created_ms")?),
-            details: timeline.details(&reported),
+            details: CaseDetails {
+                category: CategoryKey {
+                    standard: get_str(d, &details, "standard")?,
+                    code: get_str(d, &details, "code")?,
+                },
+                address: get_str(d, &details, "address")?,
+                description: get_str(d, &details, "description")?,
+            },
+        })
+    }
+
+    /// The case as people see it: fields read back and the timeline replayed.
+    pub fn read(&self) -> Result<Case> {
+        let r = self.reported()?;
+        let timeline = Timeline::replay(self.events()?);
+        Ok(Case {
+            id: r.id,
+            reporter: r.reporter,
+            device: r.device,
+            cell: r.cell,
+            location: r.location,
+            created_at: r.created_at,
+            details: timeline.details(&r.details),
             photos: self.photos()?,
             timeline,
         })
@@ -242,6 +301,9 @@ impl CaseDoc {
             "deadline_ms",
             e.deadline.map(|t| t.timestamp_millis()),
         )?;
+        if let Some(assignee) = &e.assignee {
+            d.put(&m, "assignee", assignee.as_str())?;
+        }
         let att = d.put_object(&m, "attachments", ObjType::List)?;
         for (i, sha) in e.attachments.iter().enumerate() {
             d.insert(&att, i, sha.as_str())?;
@@ -308,6 +370,7 @@ fn read_event(d: &AutoCommit, m: &ObjId) -> Result<TimelineEvent> {
         deadline: get_opt_i64(d, m, "deadline_ms")?.map(ms_to_time),
         attachments,
         edit,
+        assignee: get_opt_str(d, m, "assignee")?,
     })
 }
 

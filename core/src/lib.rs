@@ -13,6 +13,7 @@ pub mod error;
 pub mod grid;
 pub mod photo;
 pub mod store;
+pub mod sync;
 pub mod timeline;
 pub mod workflow;
 

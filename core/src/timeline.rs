@@ -63,6 +63,8 @@ pub struct TimelineEvent {
     pub attachments: Vec<String>,
     /// The corrected details of an edit.
     pub edit: Option<CaseEdit>,
+    /// The grid worker a verification request goes to (the reporter, or the cell's current worker).
+    pub assignee: Option<String>,
 }
 
 impl TimelineEvent {
@@ -80,6 +82,7 @@ impl TimelineEvent {
             deadline: None,
             attachments: Vec::new(),
             edit: None,
+            assignee: None,
         }
     }
 
@@ -121,6 +124,8 @@ pub struct Timeline {
     pub deadline: Option<DateTime<Utc>>,
     /// When the case was last dispatched (the handling clock's start).
     pub dispatched_at: Option<DateTime<Utc>>,
+    /// The grid worker asked to verify (the latest valid verification request).
+    pub verifier: Option<String>,
     /// The latest stamp in the timeline, valid or not: new events are stamped after it.
     pub latest: Option<Hlc>,
 }
@@ -163,6 +168,7 @@ impl Timeline {
             }
             ActionKind::Extend if event.deadline.is_some() => self.deadline = event.deadline,
             ActionKind::Return => self.department = None,
+            ActionKind::RequestVerification => self.verifier = event.assignee.clone(),
             _ => {}
         }
     }

@@ -1,0 +1,17 @@
+//! Batched sync between devices and the server, written sans IO: both sides are functions from
+//! messages and storage to messages, so every fault (a dropped, duplicated or reordered message) is
+//! tested deterministically without sockets. Transports (HTTP in the CLI, the FFI and the server) wrap it.
+//!
+//! One round trip moves everything: the device sends the changes of its dirty documents (those whose
+//! heads differ from what the server acknowledged) and its change cursor; the server merges, answers
+//! with what each pushed document lacks, and adds every document in the device's scope that changed
+//! since the cursor. A sync where nothing changed is one request of a few bytes, whatever the number of
+//! documents. Retries are harmless: automerge changes are content-addressed, so applying one twice is a
+//! no-op, and the cursor only moves once a response has been applied.
+
+pub mod memory;
+pub mod server;
+pub mod wire;
+
+pub use server::{DeviceScope, ServerSync, SyncBackend, SyncError, SyncOutcome};
+pub use wire::{DocPull, DocPush, SyncRequest, SyncResponse, WireError};
