@@ -6,6 +6,7 @@
 //! documents. One process at a time owns a store: a second one gets [`StoreError::InUse`].
 
 mod schema;
+mod sync;
 
 use std::fs::{self, File, TryLockError};
 use std::path::{Path, PathBuf};
@@ -48,6 +49,10 @@ pub enum StoreError {
         "this store was written by a newer GridPatrol (schema {found}, this build reads up to {supported}); update the app (请升级应用)"
     )]
     TooNew { found: u32, supported: u32 },
+    #[error(
+        "this store holds cases recorded by worker {store}, but the token belongs to {token} (数据属于其他网格员)"
+    )]
+    WrongWorker { store: String, token: String },
     #[error("the store is damaged: {0} (数据存储已损坏)")]
     Corrupt(String),
     #[error("sqlite: {0}")]
@@ -673,12 +678,12 @@ fn write_index_row(
     tx.execute(
         "INSERT INTO case_index (case_id, cell, standard, code, category_name, stage, department,
                                  deadline_ms, lat, lon, address, summary, photos, created_ms,
-                                 updated_ms, dirty)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 1)
+                                 updated_ms, verifier, dirty)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 1)
          ON CONFLICT (case_id) DO UPDATE SET
              cell = ?2, standard = ?3, code = ?4, category_name = ?5, stage = ?6, department = ?7,
              deadline_ms = ?8, lat = ?9, lon = ?10, address = ?11, summary = ?12, photos = ?13,
-             updated_ms = ?15, dirty = 1",
+             updated_ms = ?15, verifier = ?16, dirty = 1",
         params![
             case.id.to_string(),
             case.cell,
@@ -695,6 +700,7 @@ fn write_index_row(
             case.photos.len() as i64,
             case.created_at.timestamp_millis(),
             now.timestamp_millis(),
+            case.timeline.verifier,
         ],
     )?;
     Ok(())

@@ -9,7 +9,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use super::StoreError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 1: documents (snapshot + incremental chunks), the case index, blobs, reference data, metadata.
@@ -72,6 +72,18 @@ const MIGRATIONS: &[&str] = &[
         body       TEXT NOT NULL,
         updated_ms INTEGER NOT NULL
     ) WITHOUT ROWID;
+    "#,
+    // 2: sync. The heads the server acknowledged per document; whether received changes still need
+    // acknowledging; who is asked to verify (tasks); photo upload state.
+    r#"
+    ALTER TABLE doc ADD COLUMN acked_heads BLOB NOT NULL DEFAULT x'';
+    ALTER TABLE case_index ADD COLUMN ack_pending INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE case_index ADD COLUMN verifier TEXT;
+    CREATE INDEX case_index_outbox ON case_index (case_id) WHERE dirty = 1 OR ack_pending = 1;
+    CREATE INDEX case_index_tasks ON case_index (verifier, stage);
+    ALTER TABLE blob ADD COLUMN upload_state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (upload_state IN ('pending', 'uploading', 'uploaded', 'failed'));
+    ALTER TABLE blob ADD COLUMN upload_error TEXT;
     "#,
 ];
 

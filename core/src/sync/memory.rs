@@ -55,7 +55,12 @@ impl SyncBackend for MemoryBackend {
         Ok(CaseDoc::from_changes(actor, changes).ok())
     }
 
-    fn save(&mut self, doc: &mut CaseDoc, case: &Case, changes: &[Change]) -> Result<u64, Infallible> {
+    fn save(
+        &mut self,
+        doc: &mut CaseDoc,
+        case: &Case,
+        changes: &[Change],
+    ) -> Result<u64, Infallible> {
         let stored = self.changes.entry(case.id).or_default();
         for c in changes {
             stored

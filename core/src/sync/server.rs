@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::wire::{DocPull, DocPush, Head, SyncRequest, SyncResponse};
 use crate::case::{Case, CaseId};
 use crate::doc::{CaseDoc, actor_for};
+use crate::timeline::TimelineEvent;
 use crate::workflow::{ActionKind, Role};
 
 /// What an authenticated device may see and touch.
@@ -319,6 +320,48 @@ impl ServerSync {
     }
 }
 
+/// Why a server-side (desk or system) action was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError<E: std::error::Error> {
+    #[error("no case {0} (案件不存在)")]
+    NoSuchCase(CaseId),
+    #[error(transparent)]
+    Refused(#[from] crate::workflow::Refusal),
+    #[error(transparent)]
+    Document(crate::Error),
+    #[error(transparent)]
+    Backend(E),
+}
+
+impl ServerSync {
+    /// Records a desk or system action in the case document, as this server's actor, after checking it
+    /// against the workflow; the event is stamped after everything the case has seen. Devices receive it
+    /// on their next sync. Returns the case as it now stands.
+    pub fn record<B: SyncBackend>(
+        &self,
+        backend: &mut B,
+        case: CaseId,
+        mut event: TimelineEvent,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Case, ActionError<B::Error>> {
+        let mut doc = backend
+            .load(case)
+            .map_err(ActionError::Backend)?
+            .ok_or(ActionError::NoSuchCase(case))?;
+        let before = doc.read().map_err(ActionError::Document)?;
+        before.timeline.check(event.action, event.role)?;
+        event.at = before.timeline.next_stamp(now);
+        let heads = doc.heads();
+        doc.append(&event, &[]).map_err(ActionError::Document)?;
+        let changes = doc.changes_since(&heads);
+        let after = doc.read().map_err(ActionError::Document)?;
+        backend
+            .save(&mut doc, &after, &changes)
+            .map_err(ActionError::Backend)?;
+        Ok(after)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PushStatus {
     New,
@@ -350,7 +393,12 @@ fn check_new_case(scope: &DeviceScope, case: &Case) -> Result<(), String> {
 
 /// On an existing case a device may only append: the facts it was created with stay as they were, and
 /// every new event is the worker's own.
-fn check_appends(scope: &DeviceScope, doc: &CaseDoc, before: &Case, after: &Case) -> Result<(), String> {
+fn check_appends(
+    scope: &DeviceScope,
+    doc: &CaseDoc,
+    before: &Case,
+    after: &Case,
+) -> Result<(), String> {
     let reported = doc.reported().map_err(|e| e.to_string())?;
     if reported.id != before.id
         || reported.reporter != before.reporter
@@ -379,7 +427,7 @@ fn check_appends(scope: &DeviceScope, doc: &CaseDoc, before: &Case, after: &Case
 
 fn check_worker_events<'a>(
     scope: &DeviceScope,
-    events: impl Iterator<Item = &'a crate::timeline::TimelineEvent>,
+    events: impl Iterator<Item = &'a TimelineEvent>,
 ) -> Result<(), String> {
     for e in events {
         if e.role != Role::GridWorker || e.actor != scope.worker_id {
@@ -405,7 +453,10 @@ pub fn decode_changes(raw: &[Vec<u8>]) -> Result<Vec<Change>, String> {
 }
 
 pub fn encode_changes(changes: Vec<Change>) -> Vec<Vec<u8>> {
-    changes.into_iter().map(|c| c.raw_bytes().to_vec()).collect()
+    changes
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect()
 }
 
 pub fn heads_to_wire(heads: &[ChangeHash]) -> Vec<Head> {
