@@ -394,7 +394,7 @@ fn random_faults_never_lose_or_duplicate() {
     for seed in 0..6u64 {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut s = Server::new();
-        let mut devices = vec![
+        let mut devices = [
             device("w-a", STREET_A),
             device("w-b", STREET_B),
             device("w-c", STREET_A),

@@ -7,6 +7,7 @@
 
 mod schema;
 mod sync;
+pub mod upload;
 
 use std::fs::{self, File, TryLockError};
 use std::path::{Path, PathBuf};
