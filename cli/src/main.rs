@@ -3,13 +3,14 @@
 
 mod demo;
 mod output;
-mod remote;
+mod progress;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use gridpatrol_client::Remote;
 use gridpatrol_core::case::{CaseEdit, CaseId, Location};
 use gridpatrol_core::store::{DeviceStore, ListFilter, NewReport, resolve_category};
 use gridpatrol_core::workflow::Stage;
@@ -242,14 +243,7 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Command::Enroll { server, token } => {
             let mut store = DeviceStore::open(dir)?;
-            let reply = remote::Remote::new(server, token).enroll(&store.identity().device_id)?;
-            if reply.device_id != store.identity().device_id {
-                bail!(
-                    "the server bound this token to device {} (令牌已绑定其他设备)",
-                    reply.device_id
-                );
-            }
-            store.enroll(server, token, &reply.worker_id)?;
+            let reply = Remote::new(server, token).enroll_store(&mut store)?;
             out.enrolled(&reply.worker_id, &reply.cells, server)
         }
         Command::Sync => {
@@ -257,13 +251,16 @@ fn run(cli: &Cli) -> Result<()> {
             let enrollment = store.enrollment()?.context(
                 "this device is not enrolled: run `gridpatrol enroll` first (设备尚未注册)",
             )?;
-            let remote = remote::Remote::new(&enrollment.server, &enrollment.token);
-            let summary = remote.sync(&mut store, cli.json);
+            let remote = Remote::new(&enrollment.server, &enrollment.token);
+            let bar = progress::Bar::new(cli.json);
+            let summary = remote.sync(&mut store, &bar);
+            bar.finish();
             match summary {
                 Ok(summary) => out.synced(&summary, &store),
                 Err(e) => {
                     let queued = store.outbox_len().unwrap_or(0);
-                    Err(e.context(format!("{queued} 件案件待同步 case(s) still queued")))
+                    Err(anyhow::Error::new(e)
+                        .context(format!("{queued} 件案件待同步 case(s) still queued")))
                 }
             }
         }

@@ -195,7 +195,7 @@ impl Output {
         Ok(())
     }
 
-    pub fn synced(&self, s: &crate::remote::SyncSummary, store: &DeviceStore) -> Result<()> {
+    pub fn synced(&self, s: &gridpatrol_client::SyncSummary, store: &DeviceStore) -> Result<()> {
         if self.json {
             return print_json(s);
         }
