@@ -153,6 +153,7 @@ fn setup(data: &Path) -> (HashMap<&'static str, String>, HashMap<&'static str, D
         ("sup", "supervisor", "110102", None),
         ("dept-cg", "department", "110102", Some("城管（环卫）")),
         ("dept-street", "department", "110102", Some("街道环卫所")),
+        ("dept-zf", "department", "110102", Some("城管执法")),
     ] {
         let mut args = vec!["desk", "add", "--id", id, "--role", role, "--scope", scope];
         if let Some(d) = dept {
@@ -353,11 +354,7 @@ fn the_closed_loop_across_devices_desks_and_a_real_server() {
     let rework_case = reported[1].1;
     for (_, id) in &reported {
         let case = dispatcher.get(&base, &format!("/api/v1/cases/{id}"));
-        let dept = match case["timeline"]["department"].as_str().unwrap() {
-            "城管（环卫）" => &desks["dept-cg"],
-            "街道环卫所" => &desks["dept-street"],
-            other => panic!("unexpected department {other}"),
-        };
+        let dept = department_desk(&desks, &case);
         for action in ["accept", "handle", "feedback"] {
             dept.act(
                 &base,
@@ -409,11 +406,7 @@ fn the_closed_loop_across_devices_desks_and_a_real_server() {
     // The rework case goes back to its department and round again.
     let rework = dispatcher.get(&base, &format!("/api/v1/cases/{rework_case}"));
     assert_eq!(rework["stage"], "rework");
-    let dept = if rework["timeline"]["department"] == "街道环卫所" {
-        &desks["dept-street"]
-    } else {
-        &desks["dept-cg"]
-    };
+    let dept = department_desk(&desks, &rework);
     dept.act(&base, rework_case, json!({"action": "handle"}));
     dept.act(&base, rework_case, json!({"action": "feedback"}));
     dispatcher.act(
@@ -551,6 +544,15 @@ fn the_closed_loop_across_devices_desks_and_a_real_server() {
     // Graceful stop.
     let status = server.stop();
     assert!(status.success(), "server exit: {status}");
+}
+
+fn department_desk<'a>(desks: &'a HashMap<&'static str, Desk>, case: &Value) -> &'a Desk {
+    match case["timeline"]["department"].as_str().unwrap() {
+        "城管（环卫）" => &desks["dept-cg"],
+        "街道环卫所" => &desks["dept-street"],
+        "城管执法" => &desks["dept-zf"],
+        other => panic!("no desk for department {other}"),
+    }
 }
 
 fn urlencode(s: &str) -> String {
