@@ -91,6 +91,10 @@ impl Server {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, and wait for a graceful exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
         self.terminate()
