@@ -146,7 +146,30 @@ impl Remote {
             });
         }
         store.enroll(&self.base, &self.token, &reply.worker_id)?;
+        self.pull_grids(store)?;
         Ok(reply)
+    }
+
+    /// Replaces the store's grid cells with the ones the server says this worker covers, so that
+    /// reports are located in the right cell offline. Returns the number of cells.
+    pub fn pull_grids(&self, store: &mut DeviceStore) -> Result<usize> {
+        let resp = self
+            .agent
+            .get(format!("{}/api/v1/grids", self.base))
+            .header("Authorization", self.auth())
+            .call()
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| self.unreachable(e))?;
+        if status != 200 {
+            return Err(server_error(status, body.as_bytes()));
+        }
+        Ok(store.import_grids(&body)?)
     }
 
     /// One round trip of document sync: the request's bytes go out, the response's bytes come back.

@@ -173,17 +173,18 @@ fn setup(data: &Path) -> (HashMap<&'static str, String>, HashMap<&'static str, D
 fn device(name: &'static str, street: &'static str, base: &str, token: &str) -> Device {
     let dir = tempfile::tempdir().unwrap();
     let mut store = DeviceStore::init(dir.path(), name).unwrap();
-    // The app ships (or caches) the district's cells, as it does the catalogue.
-    store
-        .import_grids(
-            &GridIndex::new(GeneratedDistrict::demo().cells())
-                .unwrap()
-                .to_geojson(),
-        )
-        .unwrap();
     let remote = Remote::new(base, token);
     let reply = remote.enroll_store(&mut store).unwrap();
     assert_eq!(reply.worker_id, name);
+    // Enrolling brought the worker's cells, and only those.
+    let cells = store.grids().unwrap().expect("grids pulled at enrollment");
+    assert!(!cells.is_empty());
+    assert!(
+        cells
+            .cells()
+            .iter()
+            .all(|c| c.code.as_str().starts_with(street))
+    );
     Device {
         name,
         street,
@@ -508,6 +509,28 @@ fn the_closed_loop_across_devices_desks_and_a_real_server() {
 
     // Finally, authority: w-b's device records a case in street A (its map allows it); the server
     // refuses the sync with a clear 403 and the case stays queued on the device.
+    // (Its own cell list refuses that point; a tampered app with the whole district's map would not.)
+    let outside = devices[1].store.report(NewReport {
+        category: "06010".into(),
+        location: point_in(STREET_A, 4),
+        address: String::new(),
+        description: "越界上报".into(),
+        photos: vec![],
+    });
+    assert!(
+        outside
+            .unwrap_err()
+            .to_string()
+            .contains("outside every grid cell")
+    );
+    devices[1]
+        .store
+        .import_grids(
+            &GridIndex::new(GeneratedDistrict::demo().cells())
+                .unwrap()
+                .to_geojson(),
+        )
+        .unwrap();
     let stray_loc = point_in(STREET_A, 4);
     let stray = devices[1]
         .store
