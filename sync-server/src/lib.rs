@@ -1,0 +1,10 @@
+//! `gridpatrol-server`: the sync server of GridPatrol. It merges the case documents grid workers' PDAs
+//! send, runs the dispatch pool and the closed loop (register → dispatch → handle → verify → close),
+//! supervises deadlines and serves the desks' HTTP API. The domain and the sync protocol are the core's
+//! (`gridpatrol-core`); this crate stores, authorizes, routes and serves.
+
+pub mod db;
+pub mod doc_cache;
+pub mod error;
+
+pub use error::{Result, ServerError};
