@@ -8,6 +8,7 @@
 pub mod calendar;
 pub mod case;
 pub mod catalog;
+pub mod dispatch;
 pub mod doc;
 pub mod error;
 pub mod grid;
