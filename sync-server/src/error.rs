@@ -39,6 +39,9 @@ pub enum ServerError {
     },
     #[error("{0}")]
     TooLarge(String),
+    /// A blob chunk that does not start where the server's copy ends (409, with the held size).
+    #[error("the server holds {held} bytes of this blob, the chunk starts at {offset}: resume from {held} (续传位置不符)")]
+    UploadOffset { held: u64, offset: u64 },
     #[error(transparent)]
     Wire(#[from] WireError),
     #[error("storage: {0} (存储错误)")]
@@ -76,7 +79,9 @@ impl ServerError {
             ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ServerError::Refused { .. } => StatusCode::FORBIDDEN,
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
-            ServerError::Conflict { .. } => StatusCode::CONFLICT,
+            ServerError::Conflict { .. } | ServerError::UploadOffset { .. } => {
+                StatusCode::CONFLICT
+            }
             ServerError::BadRequest { .. } | ServerError::Wire(_) => StatusCode::BAD_REQUEST,
             ServerError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -95,6 +100,7 @@ impl ServerError {
             | ServerError::Unprocessable { code, .. } => code,
             ServerError::NotFound(_) => "not_found",
             ServerError::TooLarge(_) => "too_large",
+            ServerError::UploadOffset { .. } => "offset_mismatch",
             ServerError::Wire(_) => "wire",
             ServerError::Storage(_) => "storage",
             ServerError::Io(_) => "io",
@@ -120,6 +126,9 @@ impl From<rusqlite::Error> for ServerError {
 pub struct ErrorBody<'a> {
     pub code: &'a str,
     pub message: String,
+    /// For `offset_mismatch`: the bytes the server holds, where the upload resumes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<u64>,
 }
 
 impl IntoResponse for ServerError {
@@ -131,6 +140,10 @@ impl IntoResponse for ServerError {
         let body = ErrorBody {
             code: self.code(),
             message: self.to_string(),
+            held: match self {
+                ServerError::UploadOffset { held, .. } => Some(held),
+                _ => None,
+            },
         };
         (status, Json(body)).into_response()
     }

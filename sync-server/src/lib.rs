@@ -3,8 +3,19 @@
 //! supervises deadlines and serves the desks' HTTP API. The domain and the sync protocol are the core's
 //! (`gridpatrol-core`); this crate stores, authorizes, routes and serves.
 
+pub mod actions;
+pub mod blobs;
+pub mod centre;
 pub mod db;
+pub mod desk;
 pub mod doc_cache;
 pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod pool;
+pub mod principal;
+pub mod reference;
+pub mod supervision;
+pub mod sync;
 
 pub use error::{Result, ServerError};

@@ -293,38 +293,61 @@ pub(super) fn case_row(
 #[derive(Debug, Clone)]
 pub struct Supervised {
     pub case: CaseId,
+    pub stage: Stage,
+    pub category: CategoryKey,
+    pub dispatched_at: Option<DateTime<Utc>>,
+    pub deadline: Option<DateTime<Utc>>,
+    /// The clock of the route the case was given, "WH" or "CH".
+    pub route_clock: Option<String>,
     pub supervision: Option<String>,
     pub escalated: bool,
 }
 
-impl Write<'_> {
-    pub fn case_row(&self, case: CaseId) -> Result<Option<CaseRow>, DbError> {
-        case_row(&self.tx, case, self.now_ms)
-    }
-
+impl Read<'_> {
     /// Cases a department holds with a deadline: the ones supervision checks.
     pub fn supervised_cases(&self) -> Result<Vec<Supervised>, DbError> {
-        let mut stmt = self.tx.prepare(&format!(
-            "SELECT case_id, supervision, escalated_ms FROM server_case
-             WHERE stage IN {WITH_DEPARTMENT} AND deadline_ms IS NOT NULL ORDER BY deadline_ms"
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT c.case_id, c.stage, c.category_standard, c.category_code, c.dispatched_ms,
+                    c.deadline_ms, p.route_clock, c.supervision, c.escalated_ms
+             FROM server_case c LEFT JOIN pool p USING (case_id)
+             WHERE c.stage IN {WITH_DEPARTMENT} AND c.deadline_ms IS NOT NULL ORDER BY c.deadline_ms"
         ))?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, String>(1)?,
+                CategoryKey {
+                    standard: r.get(2)?,
+                    code: r.get(3)?,
+                },
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<i64>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, Option<i64>>(8)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, supervision, escalated) = row?;
+            let (id, stage, category, dispatched, deadline, route_clock, supervision, escalated) = row?;
             out.push(Supervised {
                 case: parse_case_id(&id)?,
+                stage: stage.parse().map_err(DbError::Corrupt)?,
+                category,
+                dispatched_at: dispatched.map(time),
+                deadline: deadline.map(time),
+                route_clock,
                 supervision,
                 escalated: escalated.is_some(),
             });
         }
         Ok(out)
+    }
+}
+
+impl Write<'_> {
+    pub fn case_row(&self, case: CaseId) -> Result<Option<CaseRow>, DbError> {
+        case_row(&self.tx, case, self.now_ms)
     }
 
     /// Cases verified on site and not yet closed.

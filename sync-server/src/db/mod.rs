@@ -26,7 +26,7 @@ use crate::doc_cache::DocCache;
 
 pub use audit::{AuditEntry, audit};
 pub use backend::COMPACT_AFTER_CHANGES;
-pub use cases::{CaseFilter, CaseRow, CasePage, ListScope};
+pub use cases::{CaseFilter, CasePage, CaseRow, ListScope, Supervised};
 pub use pool::{PoolEntry, RouteRow};
 pub use principals::{DeskRow, DeviceRow, WorkerRow};
 pub use reference::{District, RefName};
