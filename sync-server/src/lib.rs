@@ -4,9 +4,12 @@
 //! (`gridpatrol-core`); this crate stores, authorizes, routes and serves.
 
 pub mod actions;
+pub mod admin;
 pub mod blobs;
 pub mod centre;
+pub mod cli;
 pub mod db;
+pub mod demo;
 pub mod desk;
 pub mod doc_cache;
 pub mod error;
@@ -15,6 +18,7 @@ pub mod metrics;
 pub mod pool;
 pub mod principal;
 pub mod reference;
+pub mod serve;
 pub mod supervision;
 pub mod sync;
 
