@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod doc;
 pub mod error;
 pub mod grid;
+pub mod indicators;
 pub mod photo;
 pub mod store;
 pub mod sync;

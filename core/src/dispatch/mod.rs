@@ -1,5 +1,5 @@
-//! The dispatch pool's rules: where a new case goes and by when ([`routing`]), and how a case with a
-//! department is watched against its deadline (督办, [`supervision`]).
+//! The dispatch pool's rules: where a new case goes and by when ([`RoutingRules::route`]), and how a
+//! case with a department is watched against its deadline (督办, [`deadline_state`]).
 //!
 //! Both are pure functions of reference data (routing rules, catalogue, work calendar) and a case's
 //! timeline, so the server and a PDA show a dispatcher the same department and the same deadline.

@@ -36,7 +36,8 @@ pub struct RoutingRule {
     /// standard; `None` matches every category.
     pub category: Option<String>,
     /// A grid-code prefix of 6 (district), 9 (street), 12 (community) or 15 (one cell) digits; `None`
-    /// matches everywhere, including cases without a cell.
+    /// matches everywhere, including cases without a cell. A rule with an area and no category takes
+    /// every category there that no category rule claims, urgent ones (gas, manholes) included.
     pub area: Option<String>,
     /// The department the case goes to, named as in the catalogue's `default_department`.
     pub department: String,
