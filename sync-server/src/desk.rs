@@ -1,7 +1,10 @@
 //! The desks' side: lists from the case rows, a case with what this desk may do now, and actions
 //! recorded into the case document as the server's actor, naming the person.
 
-use chrono::Utc;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use gridpatrol_core::indicators::{self, GroupBy, IndicatorPolicy, Indicators, Period};
 use gridpatrol_core::case::{Case, CaseId};
 use gridpatrol_core::dispatch::{DeadlineState, deadline_state};
 use gridpatrol_core::sync::server::ActionError;
@@ -16,6 +19,18 @@ use crate::error::ServerError;
 use crate::metrics::add;
 use crate::principal::Desk;
 use crate::reference::Reference;
+
+/// `GET /api/v1/stats`: the indicators of the cases in a desk's scope over a period.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub group_by: GroupBy,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Cases in the desk's scope that were looked at.
+    pub cases: usize,
+    pub groups: BTreeMap<String, Indicators>,
+    pub total: Indicators,
+}
 
 /// A case as a desk sees it: the core's case (details, photos, timeline with outcomes) and the server's
 /// view of it.
@@ -146,5 +161,29 @@ impl CommandCentre {
                 Err(e)
             }
         }
+    }
+}
+
+impl CommandCentre {
+    /// The indicators (core's `indicators::compute`) over the cases in this desk's scope.
+    pub fn stats(&self, desk: &Desk, group_by: GroupBy, period: Period) -> Result<Stats, ServerError> {
+        let cases = self.db.read(|r| {
+            let mut cases = Vec::new();
+            for id in r.case_ids(&desk.list_scope())? {
+                if let Some(case) = r.load_case(id)? {
+                    cases.push(case);
+                }
+            }
+            Ok::<_, DbError>(cases)
+        })?;
+        let groups = indicators::compute(&cases, group_by, &period, Utc::now(), &IndicatorPolicy::default());
+        Ok(Stats {
+            group_by,
+            from: period.from,
+            to: period.to,
+            cases: cases.len(),
+            total: Indicators::total(groups.values()),
+            groups,
+        })
     }
 }

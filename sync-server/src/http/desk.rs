@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use chrono::Utc;
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
+use gridpatrol_core::indicators::{GroupBy, Period};
 use gridpatrol_core::case::CaseId;
 use gridpatrol_core::workflow::Stage;
 use serde::Deserialize;
@@ -11,7 +12,7 @@ use super::extract::{JsonBody, QueryParams};
 use super::{AppState, blocking};
 use crate::actions::ActionRequest;
 use crate::db::{AuditEntry, CaseFilter, CasePage};
-use crate::desk::CaseView;
+use crate::desk::{CaseView, Stats};
 use crate::error::ServerError;
 use crate::principal::{Desk, DeskRole};
 use crate::supervision::{Supervision, SupervisionReport};
@@ -132,6 +133,68 @@ pub async fn audit_log(
         .map(Json)
 }
 
-pub async fn stats(_desk: Desk) -> Result<Json<serde_json::Value>, ServerError> {
-    Err(ServerError::Internal("not yet".into()))
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    pub group_by: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// An instant as RFC 3339, or a date (YYYY-MM-DD) meaning its local midnight on the work calendar.
+fn instant(field: &str, text: &str, offset: FixedOffset) -> Result<DateTime<Utc>, ServerError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|t| t.and_local_timezone(offset).single())
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| {
+            ServerError::bad_request(
+                "bad_time",
+                format!("{field}={text:?} is neither RFC 3339 nor YYYY-MM-DD (时间格式错误)"),
+            )
+        })
+}
+
+pub async fn stats(
+    State(state): State<AppState>,
+    desk: Desk,
+    QueryParams(q): QueryParams<StatsQuery>,
+) -> Result<Json<Stats>, ServerError> {
+    let group_by = match q.group_by.as_deref().unwrap_or("department") {
+        "department" => GroupBy::Department,
+        "cell" => GroupBy::Cell,
+        "street" => GroupBy::Street,
+        "worker" => GroupBy::Worker,
+        other => {
+            return Err(ServerError::bad_request(
+                "bad_group_by",
+                format!("group_by={other:?}: use department, cell, street or worker (分组方式错误)"),
+            ));
+        }
+    };
+    let offset = state.reference().calendar.utc_offset();
+    let now = Utc::now();
+    let to = q.to.as_deref().map(|t| instant("to", t, offset)).transpose()?.unwrap_or(now);
+    // Default: the calendar month so far, as monthly assessments count.
+    let from = match q.from.as_deref() {
+        Some(t) => instant("from", t, offset)?,
+        None => {
+            let local = to.with_timezone(&offset).date_naive();
+            instant("from", &format!("{}-{:02}-01", local.year(), local.month()), offset)?
+        }
+    };
+    if from >= to {
+        return Err(ServerError::bad_request(
+            "bad_period",
+            format!("from {from} must be before to {to} (起始时间须早于结束时间)"),
+        ));
+    }
+    let period = Period { from, to };
+    blocking(&state, move |c| c.stats(&desk, group_by, period))
+        .await
+        .map(Json)
 }
