@@ -64,7 +64,7 @@ fn check_cell_prefix(centre: &CommandCentre, prefix: &str) -> Result<(), ServerE
         return Err(bad(
             "unknown_cell",
             format!(
-                "no imported grid cell has the code or prefix {prefix}; import the grids first (未知的网格编码)"
+                "unknown cell code or prefix {prefix}: no imported grid cell has it; import the grids first (未知的网格编码)"
             ),
         ));
     }

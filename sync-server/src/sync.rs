@@ -104,7 +104,6 @@ impl CommandCentre {
     ) -> Result<SyncResponse, ServerError> {
         let scope = device.scope()?;
         let reference = self.reference();
-        let now = Utc::now();
         let mut refused_case = None;
         let result = self.db.write(|w| {
             let outcome = self.sync.handle(w, &scope, request).map_err(|e| {
@@ -114,7 +113,7 @@ impl CommandCentre {
                 ServerError::from(e)
             })?;
             for case in &outcome.new_cases {
-                DispatchPool::enter(w, &reference, *case, now)?;
+                DispatchPool::enter(w, &reference, *case)?;
             }
             Ok::<_, ServerError>(outcome)
         });

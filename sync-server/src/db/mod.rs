@@ -188,6 +188,11 @@ impl Write<'_> {
     pub fn now_ms(&self) -> i64 {
         self.now_ms
     }
+
+    /// The transaction's time (milliseconds, as stored).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.now_ms).unwrap_or_default()
+    }
 }
 
 impl Read<'_> {
