@@ -3,12 +3,14 @@
 
 mod demo;
 mod output;
+mod progress;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use gridpatrol_client::Remote;
 use gridpatrol_core::case::{CaseEdit, CaseId, Location};
 use gridpatrol_core::store::{DeviceStore, ListFilter, NewReport, resolve_category};
 use gridpatrol_core::workflow::Stage;
@@ -101,6 +103,33 @@ enum Command {
     },
     /// Create a store with a demo district (cells, catalogue, cases) and list it (演示数据).
     Demo,
+    /// Register this device with a server, using the token the centre issued (设备注册).
+    Enroll {
+        /// The server's address, e.g. http://127.0.0.1:8080 (服务器地址).
+        #[arg(long)]
+        server: String,
+        /// The device token printed by `gridpatrol-server admin device add` (设备令牌).
+        #[arg(long)]
+        token: String,
+    },
+    /// Send what was recorded offline and receive what changed; then upload photos (同步).
+    Sync,
+    /// Verification tasks assigned to this worker (核查任务).
+    Tasks,
+    /// Record the on-site verification of a case: passed or failed (核查).
+    Verify {
+        id: CaseId,
+        /// The problem is fixed (核查通过).
+        #[arg(long, conflicts_with = "fail", required_unless_present = "fail")]
+        pass: bool,
+        /// The problem is not fixed: back to the department for rework (核查不通过，返工).
+        #[arg(long)]
+        fail: bool,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        photo: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -179,7 +208,7 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Command::Show { id } => {
             let store = DeviceStore::open(dir)?;
-            out.show(&store.case(*id)?, &*store.catalog()?)
+            out.show(&store.case(*id)?, &*store.catalog()?, &store)
         }
         Command::Attach { id, file, note } => {
             let bytes = read_bytes(file)?;
@@ -206,11 +235,51 @@ fn run(cli: &Cli) -> Result<()> {
                     description: note.clone(),
                 },
             )?;
-            out.show(&store.case(*id)?, &*store.catalog()?)
+            out.show(&store.case(*id)?, &*store.catalog()?, &store)
         }
         Command::Demo => {
             let store = demo::create(dir)?;
             out.demo_created(&store)
+        }
+        Command::Enroll { server, token } => {
+            let mut store = DeviceStore::open(dir)?;
+            let reply = Remote::new(server, token).enroll_store(&mut store)?;
+            out.enrolled(&reply.worker_id, &reply.cells, server)
+        }
+        Command::Sync => {
+            let mut store = DeviceStore::open(dir)?;
+            let enrollment = store.enrollment()?.context(
+                "this device is not enrolled: run `gridpatrol enroll` first (设备尚未注册)",
+            )?;
+            let remote = Remote::new(&enrollment.server, &enrollment.token);
+            let bar = progress::Bar::new(cli.json);
+            let summary = remote.sync(&mut store, &bar);
+            bar.finish();
+            match summary {
+                Ok(summary) => out.synced(&summary, &store),
+                Err(e) => {
+                    let queued = store.outbox_len().unwrap_or(0);
+                    Err(anyhow::Error::new(e)
+                        .context(format!("{queued} 件案件待同步 case(s) still queued")))
+                }
+            }
+        }
+        Command::Tasks => {
+            let store = DeviceStore::open(dir)?;
+            out.list(&store.tasks()?)
+        }
+        Command::Verify {
+            id,
+            pass,
+            fail: _,
+            note,
+            photo,
+        } => {
+            let photos: Vec<Vec<u8>> =
+                photo.iter().map(|p| read_bytes(p)).collect::<Result<_>>()?;
+            let mut store = DeviceStore::open(dir)?;
+            store.verify(*id, *pass, note.clone(), &photos)?;
+            out.show(&store.case(*id)?, &*store.catalog()?, &store)
         }
     }
 }

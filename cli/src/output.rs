@@ -88,7 +88,7 @@ impl Output {
         Ok(())
     }
 
-    pub fn show(&self, case: &Case, catalog: &Catalog) -> Result<()> {
+    pub fn show(&self, case: &Case, catalog: &Catalog, store: &DeviceStore) -> Result<()> {
         if self.json {
             return print_json(case);
         }
@@ -126,12 +126,22 @@ impl Output {
         }
         println!("  照片 photos:     {}", case.photos.len());
         for p in &case.photos {
+            let upload = match store.upload_state(&p.sha256)? {
+                Some((state, error)) => format!(
+                    " [{} {}{}]",
+                    state.label_zh(),
+                    state.as_str(),
+                    error.map(|e| format!(": {e}")).unwrap_or_default()
+                ),
+                None => " [仅服务器 on the server only]".to_owned(),
+            };
             println!(
-                "    {} {}x{} {} KB{}",
+                "    {} {}x{} {} KB{}{}",
                 &p.sha256[..12],
                 p.width,
                 p.height,
                 p.bytes / 1024,
+                upload,
                 p.taken_at
                     .as_deref()
                     .map(|t| format!(" 拍摄 taken {t}"))
@@ -173,6 +183,39 @@ impl Output {
             photo.height,
             photo.bytes / 1024
         );
+        Ok(())
+    }
+
+    pub fn enrolled(&self, worker: &str, cells: &[String], server: &str) -> Result<()> {
+        if self.json {
+            return print_json(&json!({ "worker_id": worker, "cells": cells, "server": server }));
+        }
+        println!("已注册 Enrolled with {server} as {worker}");
+        println!("  负责网格 cells: {}", cells.join(", "));
+        Ok(())
+    }
+
+    pub fn synced(&self, s: &gridpatrol_client::SyncSummary, store: &DeviceStore) -> Result<()> {
+        if self.json {
+            return print_json(s);
+        }
+        println!(
+            "同步完成 Synced in {} round trip(s): 上传 {} 件 pushed, 收到更新 {} updated, 新案件 {} new; 照片 photos {} uploaded{}",
+            s.rounds,
+            s.pushed,
+            s.received,
+            s.new_cases,
+            s.photos_uploaded,
+            if s.photos_failed > 0 {
+                format!(", {} 失败 failed", s.photos_failed)
+            } else {
+                String::new()
+            }
+        );
+        let tasks = store.tasks()?.len();
+        if tasks > 0 {
+            println!("待核查任务 {tasks} verification task(s): gridpatrol tasks");
+        }
         Ok(())
     }
 

@@ -150,16 +150,6 @@ pub struct SyncOutcome {
     pub changed_cases: Vec<CaseId>,
 }
 
-impl Default for SyncResponse {
-    fn default() -> Self {
-        SyncResponse {
-            cursor: 0,
-            more: false,
-            docs: Vec::new(),
-        }
-    }
-}
-
 impl ServerSync {
     /// Handles one request. On error the caller must roll back whatever the backend wrote.
     pub fn handle<B: SyncBackend>(

@@ -35,7 +35,7 @@ pub struct DocPush {
     pub changes: Vec<Vec<u8>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SyncResponse {
     /// Where the device's cursor goes once it has applied this response.
     pub cursor: u64,

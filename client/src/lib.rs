@@ -1,0 +1,339 @@
+//! The device's HTTP transport around the core's sans-IO sync. It only carries bytes and maps failures
+//! to errors a person can act on: everything it sends is built, and everything it receives applied, by
+//! the core's [`DeviceStore`]. Used by the CLI and by the mobile bindings.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use gridpatrol_core::store::DeviceStore;
+use gridpatrol_core::store::upload::{HeldByServer, UPLOAD_CHUNK_BYTES, UploadState, plan_uploads};
+use gridpatrol_core::sync::SyncResponse;
+use gridpatrol_core::sync::wire::{MAX_MESSAGE_BYTES, SyncRequest};
+use serde::{Deserialize, Serialize};
+use ureq::Agent;
+
+/// Changes per request: well under the server's limit, small enough for a weak 4G link.
+const PUSH_BYTES: usize = 4 * 1024 * 1024;
+/// A sync that needs more rounds than this is looping, not progressing.
+const MAX_ROUNDS: usize = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No answer at all: no network, wrong address, server down. Everything stays queued.
+    #[error(
+        "服务器无法连接 the server at {server} cannot be reached ({detail}); everything stays queued on this device (数据已保留在本机)"
+    )]
+    Unreachable { server: String, detail: String },
+    /// The server answered with an error.
+    #[error("{}", describe(*status, code, message))]
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("the server's answer is not what this app understands: {0} (服务器应答格式错误)")]
+    Protocol(String),
+    #[error("sync was cancelled (同步已取消)")]
+    Cancelled,
+    #[error(transparent)]
+    Core(#[from] gridpatrol_core::Error),
+}
+
+fn describe(status: u16, code: &str, message: &str) -> String {
+    let what = match status {
+        401 => "令牌无效 the token is not valid",
+        403 => "服务器拒绝 refused by the server",
+        409 => "冲突 conflict",
+        413 => "请求过大 request too large",
+        _ => "服务器错误 server error",
+    };
+    format!("{what} (HTTP {status} {code}): {message}")
+}
+
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// What a sync is doing, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Cases,
+    Photos,
+}
+
+/// Progress reporting and cancellation, implemented by the CLI (a progress bar) and the apps.
+pub trait SyncProgress {
+    /// A phase starts with `total` units (cases, then photo bytes).
+    fn phase(&self, _phase: Phase, _total: u64) {}
+    /// `units` more are done.
+    fn advance(&self, _units: u64) {}
+    /// Checked between requests: true stops the sync (what was applied stays applied).
+    fn is_cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// For callers that want neither.
+pub struct Silent;
+impl SyncProgress for Silent {}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EnrollReply {
+    pub worker_id: String,
+    pub device_id: String,
+    pub cells: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncSummary {
+    pub rounds: usize,
+    pub pushed: usize,
+    pub received: usize,
+    pub new_cases: usize,
+    pub photos_uploaded: usize,
+    pub photos_failed: usize,
+    pub bytes_sent: usize,
+    pub bytes_received: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+pub struct Remote {
+    agent: Agent,
+    base: String,
+    token: String,
+}
+
+impl Remote {
+    pub fn new(base: &str, token: &str) -> Self {
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Remote {
+            agent,
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        }
+    }
+
+    /// Asks the server who this token belongs to, and binds this device's id to it.
+    pub fn enroll(&self, device_id: &str) -> Result<EnrollReply> {
+        let resp = self
+            .agent
+            .post(format!("{}/api/v1/devices/enroll", self.base))
+            .header("Authorization", self.auth())
+            .send_json(serde_json::json!({ "device_id": device_id }))
+            .map_err(|e| self.unreachable(e))?;
+        self.read_json(resp)
+    }
+
+    /// Enrolls `store` with the server: the token's worker becomes the store's worker.
+    pub fn enroll_store(&self, store: &mut DeviceStore) -> Result<EnrollReply> {
+        let reply = self.enroll(&store.identity().device_id)?;
+        if reply.device_id != store.identity().device_id {
+            return Err(ClientError::Server {
+                status: 409,
+                code: "device_mismatch".into(),
+                message: format!(
+                    "the server bound this token to device {} (令牌已绑定其他设备)",
+                    reply.device_id
+                ),
+            });
+        }
+        store.enroll(&self.base, &self.token, &reply.worker_id)?;
+        Ok(reply)
+    }
+
+    /// One round trip of document sync: the request's bytes go out, the response's bytes come back.
+    pub fn round_trip(&self, request: &[u8]) -> Result<Vec<u8>> {
+        let resp = self
+            .agent
+            .post(format!("{}/sync/v1", self.base))
+            .header("Authorization", self.auth())
+            .content_type("application/octet-stream")
+            .send(request)
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .into_body()
+            .with_config()
+            .limit(MAX_MESSAGE_BYTES as u64 + 1024)
+            .read_to_vec()
+            .map_err(|e| self.unreachable(e))?;
+        if status != 200 {
+            return Err(server_error(status, &bytes));
+        }
+        Ok(bytes)
+    }
+
+    fn round(&self, request: &SyncRequest) -> Result<(SyncResponse, usize, usize)> {
+        let body = request.encode();
+        let bytes = self.round_trip(&body)?;
+        let response =
+            SyncResponse::decode(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok((response, body.len(), bytes.len()))
+    }
+
+    /// Documents first (until the device and the server have nothing more to say), then photos.
+    pub fn sync(
+        &self,
+        store: &mut DeviceStore,
+        progress: &dyn SyncProgress,
+    ) -> Result<SyncSummary> {
+        let mut summary = SyncSummary::default();
+        progress.phase(Phase::Cases, store.outbox_len()?);
+        loop {
+            if progress.is_cancelled() {
+                return Err(ClientError::Cancelled);
+            }
+            summary.rounds += 1;
+            if summary.rounds > MAX_ROUNDS {
+                return Err(ClientError::Protocol(format!(
+                    "sync did not finish after {MAX_ROUNDS} rounds"
+                )));
+            }
+            let request = store.sync_request(PUSH_BYTES)?;
+            let pushed = request
+                .docs
+                .iter()
+                .filter(|d| !d.changes.is_empty())
+                .count();
+            let (response, sent, received) = self.round(&request)?;
+            let applied = store.apply_sync_response(&response)?;
+            summary.pushed += pushed;
+            summary.received += applied.updated;
+            summary.new_cases += applied.new_cases;
+            summary.bytes_sent += sent;
+            summary.bytes_received += received;
+            progress.advance(pushed as u64);
+            if !applied.more && store.outbox_len()? == 0 {
+                break;
+            }
+        }
+        self.upload_photos(store, &mut summary, progress)?;
+        Ok(summary)
+    }
+
+    /// Thumbnails first, then full photos; each resumes where the server's copy stops.
+    fn upload_photos(
+        &self,
+        store: &mut DeviceStore,
+        summary: &mut SyncSummary,
+        progress: &dyn SyncProgress,
+    ) -> Result<()> {
+        let pending = store.pending_uploads()?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let shas: Vec<&str> = pending.iter().map(|b| b.sha256.as_str()).collect();
+        let resp = self
+            .agent
+            .post(format!("{}/api/v1/blobs/status", self.base))
+            .header("Authorization", self.auth())
+            .send_json(serde_json::json!({ "sha256": shas }))
+            .map_err(|e| self.unreachable(e))?;
+        let held: HashMap<String, HeldByServer> = self.read_json(resp)?;
+        for blob in pending
+            .iter()
+            .filter(|b| held.get(&b.sha256).is_some_and(|h| h.complete))
+        {
+            store.set_upload_state(&blob.sha256, UploadState::Uploaded, None)?;
+            summary.photos_uploaded += 1;
+        }
+        let steps = plan_uploads(&pending, &held, UPLOAD_CHUNK_BYTES);
+        progress.phase(Phase::Photos, steps.iter().map(|s| s.len).sum());
+        let mut failed: Option<String> = None;
+        for step in &steps {
+            if progress.is_cancelled() {
+                store.set_upload_state(&step.sha256, UploadState::Pending, None)?;
+                return Err(ClientError::Cancelled);
+            }
+            if failed.as_deref() == Some(step.sha256.as_str()) {
+                continue;
+            }
+            store.set_upload_state(&step.sha256, UploadState::Uploading, None)?;
+            let chunk = store.upload_chunk(step)?;
+            let sent = self
+                .agent
+                .put(format!(
+                    "{}/api/v1/blobs/{}?offset={}&total={}",
+                    self.base, step.sha256, step.offset, step.total
+                ))
+                .header("Authorization", self.auth())
+                .content_type("application/octet-stream")
+                .send(&chunk[..]);
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    // The network went away mid-upload: what the server holds stays, and the next
+                    // sync resumes from there.
+                    store.set_upload_state(&step.sha256, UploadState::Pending, None)?;
+                    return Err(self.unreachable(e));
+                }
+            };
+            if resp.status().as_u16() != 200 {
+                let status = resp.status().as_u16();
+                let body = resp.into_body().read_to_vec().unwrap_or_default();
+                let reason = server_error(status, &body).to_string();
+                store.set_upload_state(&step.sha256, UploadState::Failed, Some(&reason))?;
+                summary.photos_failed += 1;
+                failed = Some(step.sha256.clone());
+                continue;
+            }
+            let held: HeldByServer = self.read_json(resp)?;
+            progress.advance(step.len);
+            if held.complete {
+                store.set_upload_state(&step.sha256, UploadState::Uploaded, None)?;
+                summary.photos_uploaded += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn auth(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        resp: ureq::http::Response<ureq::Body>,
+    ) -> Result<T> {
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .into_body()
+            .read_to_vec()
+            .map_err(|e| self.unreachable(e))?;
+        if status != 200 {
+            return Err(server_error(status, &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> ClientError {
+        ClientError::Unreachable {
+            server: self.base.clone(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+fn server_error(status: u16, body: &[u8]) -> ClientError {
+    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+    let (code, message) = match parsed {
+        Some(ErrorBody { code, message }) => (
+            code.unwrap_or_default(),
+            message.unwrap_or_else(|| String::from_utf8_lossy(body).into_owned()),
+        ),
+        None => (String::new(), String::from_utf8_lossy(body).into_owned()),
+    };
+    ClientError::Server {
+        status,
+        code,
+        message,
+    }
+}
