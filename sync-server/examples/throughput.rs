@@ -26,12 +26,19 @@ fn admin(bin: &Path, data: &Path, args: &[&str]) -> Value {
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let devices = args.first().copied().unwrap_or(4);
     let per_device = args.get(1).copied().unwrap_or(1000);
     let bin = std::env::current_exe()
@@ -46,13 +53,28 @@ fn main() {
     let geojson = GridIndex::new(district.cells()).unwrap().to_geojson();
     let grids = tmp.path().join("cells.geojson");
     std::fs::write(&grids, &geojson).unwrap();
-    admin(&bin, &data, &["district", "create", "--code", "110102", "--name", "西城区"]);
+    admin(
+        &bin,
+        &data,
+        &["district", "create", "--code", "110102", "--name", "西城区"],
+    );
     admin(&bin, &data, &["grids", "import", grids.to_str().unwrap()]);
     // One worker per community, as in a real district: each device pulls little besides its own.
-    let communities = ["110102001001", "110102001002", "110102002001", "110102002002"];
+    let communities = [
+        "110102001001",
+        "110102001002",
+        "110102002001",
+        "110102002002",
+    ];
     for (i, c) in communities.iter().enumerate() {
         let id = format!("w-{i}");
-        admin(&bin, &data, &["worker", "add", "--id", &id, "--name", "bench", "--cells", c]);
+        admin(
+            &bin,
+            &data,
+            &[
+                "worker", "add", "--id", &id, "--name", "bench", "--cells", c,
+            ],
+        );
     }
 
     let mut child = Command::new(&bin)
@@ -96,7 +118,12 @@ fn main() {
             .header("Authorization", format!("Bearer {token}"))
             .send_json(json!({"device_id": store.identity().device_id}))
             .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.body_mut().read_to_string().unwrap());
+        assert_eq!(
+            r.status(),
+            200,
+            "{}",
+            r.body_mut().read_to_string().unwrap()
+        );
         for i in 0..per_device {
             let ring = &mine[i % mine.len()].polygon.0[0].exterior().0;
             let (lat, lon) = ((ring[0].y + ring[2].y) / 2.0, (ring[0].x + ring[2].x) / 2.0);
@@ -122,7 +149,10 @@ fn main() {
             let request = store.sync_request(usize::MAX).unwrap();
             // Split as a device does over a weak link: about 4 MiB of changes per request.
             let mut bodies = Vec::new();
-            let mut chunk = gridpatrol_core::sync::SyncRequest { cursor: request.cursor, docs: Vec::new() };
+            let mut chunk = gridpatrol_core::sync::SyncRequest {
+                cursor: request.cursor,
+                docs: Vec::new(),
+            };
             let mut bytes = 0;
             for doc in request.docs {
                 bytes += doc.changes.iter().map(Vec::len).sum::<usize>();
@@ -156,13 +186,20 @@ fn main() {
                         .send(&body[..])
                         .unwrap();
                     assert_eq!(r.status(), 200);
-                    responses.push(r.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap());
+                    responses.push(
+                        r.body_mut()
+                            .with_config()
+                            .limit(1 << 30)
+                            .read_to_vec()
+                            .unwrap(),
+                    );
                 }
                 (responses, bytes_up)
             })
         })
         .collect();
-    let results: Vec<(Vec<Vec<u8>>, usize)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let results: Vec<(Vec<Vec<u8>>, usize)> =
+        threads.into_iter().map(|t| t.join().unwrap()).collect();
     let elapsed = start.elapsed();
     let total = devices * per_device;
     println!(

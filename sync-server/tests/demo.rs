@@ -68,7 +68,14 @@ fn the_demo_seeds_once_and_serves() {
         .iter()
         .map(|c| c["stage"].as_str().unwrap())
         .collect();
-    for s in ["reported", "registered", "dispatched", "accepted", "feedback_given", "verification_requested"] {
+    for s in [
+        "reported",
+        "registered",
+        "dispatched",
+        "accepted",
+        "feedback_given",
+        "verification_requested",
+    ] {
         assert!(stages.contains(&s), "{s} in {stages:?}");
     }
     // Every department desk sees the cases routed to it.
@@ -82,7 +89,10 @@ fn the_demo_seeds_once_and_serves() {
     // The printed device tokens are not bound yet: a PDA can enroll with them.
     let mut pda = common::Pda::enroll(&http, &token("device"), "w-001");
     pda.sync();
-    assert!(!pda.store.tasks().unwrap().is_empty(), "w-001 has a verification task");
+    assert!(
+        !pda.store.tasks().unwrap().is_empty(),
+        "w-001 has a verification task"
+    );
     stop(child);
 
     let file = dir.join("demo-tokens.json");
@@ -93,7 +103,10 @@ fn the_demo_seeds_once_and_serves() {
         assert_eq!(mode & 0o777, 0o600);
     }
     let mut saved = String::new();
-    std::fs::File::open(&file).unwrap().read_to_string(&mut saved).unwrap();
+    std::fs::File::open(&file)
+        .unwrap()
+        .read_to_string(&mut saved)
+        .unwrap();
     let saved: Value = serde_json::from_str(&saved).unwrap();
     assert_eq!(saved.as_array().unwrap().len(), tokens.len());
 
