@@ -218,10 +218,10 @@ fn main() {
         assert_eq!(store.outbox_len().unwrap(), 0, "every report acknowledged");
     }
     // The server's resident memory after holding every document (Linux).
-    if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", child.id())) {
-        if let Some(rss) = status.lines().find(|l| l.starts_with("VmRSS")) {
-            println!("server {rss}");
-        }
+    if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        && let Some(rss) = status.lines().find(|l| l.starts_with("VmRSS"))
+    {
+        println!("server {rss}");
     }
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
