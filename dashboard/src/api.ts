@@ -180,7 +180,8 @@ async function request(method: string, path: string, body?: unknown, token = get
     } catch {
       /* not JSON */
     }
-    if (res.status === 401) onUnauthorized?.();
+    // The session's token was revoked: back to the sign-in (not while a new token is being checked).
+    if (res.status === 401 && token && token === getToken()) onUnauthorized?.();
     throw new ApiError(res.status, code, message);
   }
   return res;

@@ -4,10 +4,12 @@ type Child = Node | string | number | null | undefined | false | Child[];
 type Attrs = Record<string, unknown>;
 
 export function h<K extends keyof HTMLElementTagNameMap>(tag: K | `${K}.${string}` | `${K}#${string}`, attrs?: Attrs | Child, ...children: Child[]): HTMLElementTagNameMap[K] {
-  const [name, ...classes] = tag.split('.');
-  const [tagName, id] = name.split('#');
-  const el = document.createElement(tagName) as HTMLElementTagNameMap[K];
-  if (id) el.id = id;
+  // 'div.a.b#id': a tag name, then classes and an id in any order.
+  const parts = tag.match(/^[a-z0-9]+|[.#][^.#]+/gi) ?? [tag];
+  const el = document.createElement(parts[0]) as HTMLElementTagNameMap[K];
+  const classes = parts.filter((p) => p[0] === '.').map((p) => p.slice(1));
+  const id = parts.find((p) => p[0] === '#');
+  if (id) el.id = id.slice(1);
   if (classes.length) el.className = classes.join(' ');
   if (attrs && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
     children.unshift(attrs as Child);

@@ -114,6 +114,7 @@ const T = {
   by_cell: ['按网格', 'By cell'],
   by_worker: ['按网格员', 'By worker'],
   group: ['分组', 'Group'],
+  no_group: ['未派遣/未分组', 'Not dispatched / none'],
   sum: ['合计', 'Total'],
   cases_in_scope: ['辖区案件数', 'Cases in scope'],
   no_data: ['该时段无数据', 'No data for this period'],

@@ -39,6 +39,8 @@ export function actionForm(view: CaseView, action: string, onDone: (v: CaseView)
     'form.action-form',
     {
       'data-form': action,
+      // Our own messages, next to the field, instead of the browser's bubbles.
+      novalidate: true,
       onsubmit: async (e: Event) => {
         e.preventDefault();
         for (const f of fields) {

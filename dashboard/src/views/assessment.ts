@@ -108,7 +108,7 @@ export function renderAssessment(main: HTMLElement): () => void {
             h('thead', h('tr', h('th', t('group')), cols.map((c) => h('th', { class: c.rate ? 'rate' : '' }, indicatorLabel(c))))),
             h(
               'tbody',
-              names.map((n) => h('tr', { 'data-group': n }, h('th', n), cols.map((c) => h('td', { 'data-key': c.key }, fmt(s.groups[n][c.key], c.rate))))),
+              names.map((n) => h('tr', { 'data-group': n }, h('th', groupName(n)), cols.map((c) => h('td', { 'data-key': c.key }, fmt(s.groups[n][c.key], c.rate))))),
               h('tr.total', h('th', t('sum')), cols.map((c) => h('td', { 'data-key': c.key }, fmt(s.total[c.key], c.rate)))),
             ),
           )
@@ -125,7 +125,7 @@ export function renderAssessment(main: HTMLElement): () => void {
         tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => (rate ? `${Number(v).toFixed(1)}%` : String(v)) },
         legend: { top: 0 },
         grid: { left: 48, right: 16, top: 40, bottom: 56 },
-        xAxis: { type: 'category', data: names, axisLabel: { interval: 0, rotate: names.length > 6 ? 30 : 0, fontSize: 11 } },
+        xAxis: { type: 'category', data: names.map(groupName), axisLabel: { interval: 0, rotate: names.length > 6 ? 30 : 0, fontSize: 11 } },
         yAxis: rate ? { type: 'value', max: 100, axisLabel: { formatter: '{value}%' } } : { type: 'value', minInterval: 1 },
         series: keys.map((k) => {
           const ind = INDICATORS.find((i) => i.key === k)!;
@@ -153,7 +153,7 @@ export function renderAssessment(main: HTMLElement): () => void {
   function exportCsv(): void {
     if (!stats) return;
     const header = [t('group'), ...INDICATORS.map((c) => `${c.zh} ${c.en}${c.rate ? " (%)" : ""}`)];
-    const rows = Object.entries(stats.groups).map(([n, v]) => [n, ...INDICATORS.map((c) => csvValue(v[c.key], c.rate))]);
+    const rows = Object.entries(stats.groups).map(([n, v]) => [groupName(n), ...INDICATORS.map((c) => csvValue(v[c.key], c.rate))]);
     rows.push([t('sum'), ...INDICATORS.map((c) => csvValue(stats!.total[c.key], c.rate))]);
     download(`gridpatrol-${memory.group}-${memory.from}-${memory.to}.csv`, toCsv(header, rows));
   }
@@ -170,6 +170,11 @@ export function renderAssessment(main: HTMLElement): () => void {
     window.removeEventListener('resize', resize);
     for (const c of charts) c.dispose();
   };
+}
+
+/** The indicators' bucket for cases without a department (or cell, worker) reads as such. */
+function groupName(n: string): string {
+  return n === '(none)' ? t('no_group') : n;
 }
 
 function fmt(v: number | null | undefined, rate?: boolean): string {

@@ -88,7 +88,7 @@ export function renderCase(main: HTMLElement, id: string): () => void {
         h('button.ghost#back', { onclick: back }, `← ${t('back')}`),
         h('h2', v.details.description || v.details.address || v.id),
         h('span.stage.big#case-stage', { 'data-stage': stage, style: { background: STAGE_COLOURS[stage] } }, stageLabel(stage)),
-        deadline ? h('span', { class: `deadline big ${v.deadline_state}`, id: 'countdown' }, `${deadlineLabel(v.deadline_state)} · ${countdown(deadline, now, lang)}`) : null,
+        deadline && v.deadline_state !== 'no_deadline' ? h('span', { class: `deadline big ${v.deadline_state}`, id: 'countdown' }, `${deadlineLabel(v.deadline_state)} · ${countdown(deadline, now, lang)}`) : null,
         v.escalated ? h('span.badge.red', t('escalated')) : null,
       ),
       h(
@@ -123,7 +123,7 @@ export function renderCase(main: HTMLElement, id: string): () => void {
                   'div.what',
                   h('b', actionLabel(ev.action)),
                   e.outcome.outcome === 'applied' && e.outcome.from !== e.outcome.to ? h('span.muted', ` → ${stageLabel(e.outcome.to)}`) : null,
-                  h('span.actor', ` ${ev.actor}（${roleLabel(ev.role)}）`),
+                  h('span.actor', ` · ${ev.actor}（${roleLabel(ev.role)}）`),
                   ev.department ? h('div', `${t('department')}: ${ev.department}`) : null,
                   ev.deadline ? h('div', `${t('deadline')}: ${beijing(ev.deadline)}`) : null,
                   ev.assignee ? h('div', `${t('assignee')}: ${ev.assignee}`) : null,
