@@ -98,7 +98,7 @@ export class GridMap {
     }).addTo(this.map);
     this.cells.bringToBack();
     if (!this.fitted && fc.features.length) {
-      this.map.fitBounds(this.cells.getBounds(), { padding: [12, 12] });
+      this.map.fitBounds(this.cells.getBounds(), { padding: [12, 12], animate: false });
       this.fitted = true;
     }
   }

@@ -35,7 +35,10 @@ impl CommandCentre {
         let mut items = Vec::with_capacity(page.items.len());
         for row in page.items {
             let state = if row.stage.is_with_department() && row.deadline.is_some() {
-                let route_clock = self.db.read(|r| r.pool_entry(row.id))?.and_then(|p| p.route.clock);
+                let route_clock = self
+                    .db
+                    .read(|r| r.pool_entry(row.id))?
+                    .and_then(|p| p.route.clock);
                 let clock = route_clock
                     .as_deref()
                     .and_then(|c| c.parse().ok())
@@ -47,11 +50,20 @@ impl CommandCentre {
                     deadline: row.deadline,
                     ..Timeline::default()
                 };
-                deadline_state(&window, clock, &reference.calendar, now, &self.options.supervision)
+                deadline_state(
+                    &window,
+                    clock,
+                    &reference.calendar,
+                    now,
+                    &self.options.supervision,
+                )
             } else {
                 DeadlineState::NoDeadline
             };
-            items.push(ListedCase { row, deadline_state: state });
+            items.push(ListedCase {
+                row,
+                deadline_state: state,
+            });
         }
         Ok(ListedPage {
             items,

@@ -24,6 +24,10 @@ export function actionForm(view: CaseView, action: string, onDone: (v: CaseView)
     if (action === 'dispatch' && f === 'hours' && route?.hours != null) input.value = String(route.hours);
     if (f === 'assignee') input.placeholder = t('assignee_hint');
     inputs[f] = input;
+    input.addEventListener('input', () => {
+      errors[f]!.textContent = '';
+      input.classList.remove('invalid');
+    });
     const err = h('div.field-error', { id: `${id}-error`, role: 'alert' });
     errors[f] = err;
     input.setAttribute('aria-describedby', `${id}-error`);

@@ -121,6 +121,8 @@ export function renderAssessment(main: HTMLElement): () => void {
     const bar = (el: HTMLElement, keys: string[], rate: boolean) => {
       const chart = echarts.init(el, undefined, { renderer: 'canvas' });
       chart.setOption({
+        // Live refreshes redraw often: no animation.
+        animation: false,
         textStyle: { fontFamily: font },
         tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => (rate ? `${Number(v).toFixed(1)}%` : String(v)) },
         legend: { top: 0 },

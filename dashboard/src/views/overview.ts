@@ -118,7 +118,7 @@ export function renderOverview(main: HTMLElement): () => void {
           },
           h('span.stage', { style: { background: STAGE_COLOURS[r.stage] } }, stageLabel(r.stage)),
           h('div.row-main', h('div.summary', r.summary || r.address || r.id), h('div.meta', `${r.cell ?? '—'} · ${r.address || '—'} · ${beijing(r.created_at)}`), r.department ? h('div.meta', `${t('department')}: ${r.department}`) : null),
-          h('div.row-side', r.deadline ? h('span', { class: `deadline ${state}` }, countdown(r.deadline, now, lang)) : null, r.escalated ? h('span.badge.red', t('escalated')) : null),
+          h('div.row-side', r.deadline && state !== 'no_deadline' ? h('span', { class: `deadline ${state}` }, countdown(r.deadline, now, lang)) : null, r.escalated ? h('span.badge.red', t('escalated')) : null),
         );
       }),
     );

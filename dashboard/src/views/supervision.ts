@@ -85,7 +85,7 @@ export function renderSupervision(main: HTMLElement): () => void {
                     h('td', r.cell ?? '—'),
                     h('td', stageLabel(r.stage)),
                     h('td', beijing(r.deadline)),
-                    h('td', h('span', { class: `deadline ${state}` }, `${deadlineLabel(state)} · ${countdown(r.deadline, now, lang)}`), r.escalated ? h('span.badge.red', t('escalated')) : null),
+                    h('td', h('span', { class: `deadline ${state}`, title: deadlineLabel(state) }, countdown(r.deadline, now, lang)), r.escalated ? h('span.badge.red', t('escalated')) : null),
                     h('td', canRemind ? h('button.small.remind', { onclick: (e: Event) => void remind(r.id, e.currentTarget as HTMLButtonElement) }, actionLabel('remind')) : null),
                   ),
                 ),

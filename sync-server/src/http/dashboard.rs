@@ -3,8 +3,8 @@
 
 use axum::Router;
 use axum::extract::Path;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use rust_embed::Embed;
@@ -64,7 +64,8 @@ async fn index() -> Response {
 
 async fn asset(Path(path): Path<String>) -> Response {
     file(&format!("assets/{path}")).unwrap_or_else(|| {
-        crate::error::ServerError::NotFound(format!("no dashboard file assets/{path} (文件不存在)")).into_response()
+        crate::error::ServerError::NotFound(format!("no dashboard file assets/{path} (文件不存在)"))
+            .into_response()
     })
 }
 

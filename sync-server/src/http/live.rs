@@ -29,14 +29,23 @@ pub struct EventsQuery {
     pub token: Option<String>,
 }
 
-async fn desk_from(state: &AppState, headers: &HeaderMap, query: Option<String>) -> Result<Desk, ServerError> {
+async fn desk_from(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<String>,
+) -> Result<Desk, ServerError> {
     let header = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(|t| t.trim().to_owned());
     let token = header.or(query).filter(|t| !t.is_empty()).ok_or_else(|| {
-        ServerError::Unauthorized("a desk token is required: Authorization: Bearer or ?token= (缺少访问令牌)".into())
+        ServerError::Unauthorized(
+            "a desk token is required: Authorization: Bearer or ?token= (缺少访问令牌)".into(),
+        )
     })?;
     if !token.starts_with(DESK_TOKEN_PREFIX) {
         return Err(ServerError::refused(
@@ -46,7 +55,9 @@ async fn desk_from(state: &AppState, headers: &HeaderMap, query: Option<String>)
     }
     let hash = hash_token(&token);
     let row = blocking(state, move |c| Ok(c.db.read(|r| r.desk_by_token(&hash))?)).await?;
-    Desk::from_row(row.ok_or_else(|| ServerError::Unauthorized("unknown or revoked token (令牌无效或已吊销)".into()))?)
+    Desk::from_row(row.ok_or_else(|| {
+        ServerError::Unauthorized("unknown or revoked token (令牌无效或已吊销)".into())
+    })?)
 }
 
 pub async fn events(
@@ -56,39 +67,42 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ServerError> {
     let desk = desk_from(&state, &headers, q.token).await?;
     let (rx, closing) = state.db.events().subscribe();
-    let stream = futures_util::stream::unfold((rx, closing, desk, true), |(mut rx, mut closing, desk, first)| async move {
-        if first {
-            // Tells the client the stream is live (and that it may have missed changes while it was not).
-            let hello = Event::default().event("ready").data("{}");
-            return Some((Ok(hello), (rx, closing, desk, false)));
-        }
-        loop {
-            if *closing.borrow() {
-                return None;
+    let stream = futures_util::stream::unfold(
+        (rx, closing, desk, true),
+        |(mut rx, mut closing, desk, first)| async move {
+            if first {
+                // Tells the client the stream is live (and that it may have missed changes while it was not).
+                let hello = Event::default().event("ready").data("{}");
+                return Some((Ok(hello), (rx, closing, desk, false)));
             }
-            tokio::select! {
-                _ = closing.changed() => return None,
-                got = rx.recv() => match got {
-                    Ok(change) => {
-                        if !desk.sees_parts(change.cell.as_deref(), change.department.as_deref()) {
-                            continue;
+            loop {
+                if *closing.borrow() {
+                    return None;
+                }
+                tokio::select! {
+                    _ = closing.changed() => return None,
+                    got = rx.recv() => match got {
+                        Ok(change) => {
+                            if !desk.sees_parts(change.cell.as_deref(), change.department.as_deref()) {
+                                continue;
+                            }
+                            let event = Event::default()
+                                .event("case_changed")
+                                .json_data(&change)
+                                .unwrap_or_else(|_| Event::default().event("resync").data("{}"));
+                            return Some((Ok(event), (rx, closing, desk, false)));
                         }
-                        let event = Event::default()
-                            .event("case_changed")
-                            .json_data(&change)
-                            .unwrap_or_else(|_| Event::default().event("resync").data("{}"));
-                        return Some((Ok(event), (rx, closing, desk, false)));
-                    }
-                    // Fell behind: the client reloads what it shows.
-                    Err(RecvError::Lagged(_)) => {
-                        let event = Event::default().event("resync").data("{}");
-                        return Some((Ok(event), (rx, closing, desk, false)));
-                    }
-                    Err(RecvError::Closed) => return None,
-                },
+                        // Fell behind: the client reloads what it shows.
+                        Err(RecvError::Lagged(_)) => {
+                            let event = Event::default().event("resync").data("{}");
+                            return Some((Ok(event), (rx, closing, desk, false)));
+                        }
+                        Err(RecvError::Closed) => return None,
+                    },
+                }
             }
-        }
-    });
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
