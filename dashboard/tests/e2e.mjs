@@ -172,6 +172,7 @@ before(async () => {
   otherStreetToken = admin('desk', 'add', '--id', 'd-street-2', '--role', 'dispatcher', '--scope', STREET_2).token;
   // playwright gives every launch a fresh, temporary user-data-dir.
   browser = await chromium.launch({
+    env: { ...process.env, LANG: 'zh_CN.UTF-8' },
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--lang=zh-CN'],
   });
