@@ -19,13 +19,9 @@ impl DispatchPool {
         cell: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<Route, gridpatrol_core::dispatch::DispatchError> {
-        reference.routing.route(
-            &reference.catalog,
-            &reference.calendar,
-            category,
-            cell,
-            at,
-        )
+        reference
+            .routing
+            .route(&reference.catalog, &reference.calendar, category, cell, at)
     }
 
     /// Puts a case just received into the pool, in the transaction that stored it, routed as if

@@ -52,9 +52,15 @@ fn a_case_goes_round_the_closed_loop() {
     let (status, view) = http.case(&tokens.dispatcher, id);
     assert_eq!(status, 200, "{view}");
     let entered = time(&view["pool_entered_at"]);
-    let (catalog, calendar, rules) = (Catalog::builtin(), WorkCalendar::builtin(), RoutingRules::builtin());
+    let (catalog, calendar, rules) = (
+        Catalog::builtin(),
+        WorkCalendar::builtin(),
+        RoutingRules::builtin(),
+    );
     let key = CategoryKey::current("06010");
-    let expected = rules.route(&catalog, &calendar, &key, Some(cell), entered).unwrap();
+    let expected = rules
+        .route(&catalog, &calendar, &key, Some(cell), entered)
+        .unwrap();
     assert_eq!(view["route"]["department"], expected.department.as_str());
     assert_eq!(view["route"]["department"], SANITATION);
     assert_eq!(time(&view["route"]["deadline"]), expected.deadline);
@@ -62,32 +68,51 @@ fn a_case_goes_round_the_closed_loop() {
     assert_eq!(view["stage"], "reported");
 
     // A retry of the same request changes nothing twice: the case entered the pool once.
-    let (status, _) = http.post_bytes("/sync/v1", Some(&tokens.device1), &request.encode()).unwrap();
+    let (status, _) = http
+        .post_bytes("/sync/v1", Some(&tokens.device1), &request.encode())
+        .unwrap();
     assert_eq!(status, 200);
     let (_, again) = http.case(&tokens.dispatcher, id);
     assert_eq!(again["pool_entered_at"], view["pool_entered_at"]);
-    assert_eq!(http.get("/api/v1/cases", Some(&tokens.dispatcher)).1["total"], 1);
+    assert_eq!(
+        http.get("/api/v1/cases", Some(&tokens.dispatcher)).1["total"],
+        1
+    );
 
     // Register and dispatch by the route: department and deadline from the rules at dispatch time.
-    let (status, body) = http.act(&tokens.dispatcher, id, json!({"action": "register", "note": "属实"}));
+    let (status, body) = http.act(
+        &tokens.dispatcher,
+        id,
+        json!({"action": "register", "note": "属实"}),
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["stage"], "registered");
     let (status, body) = http.act(&tokens.dispatcher, id, json!({"action": "dispatch"}));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["stage"], "dispatched");
     let dispatched_at = time(&body["timeline"]["dispatched_at"]);
-    let at_dispatch = rules.route(&catalog, &calendar, &key, Some(cell), dispatched_at).unwrap();
+    let at_dispatch = rules
+        .route(&catalog, &calendar, &key, Some(cell), dispatched_at)
+        .unwrap();
     assert_eq!(body["timeline"]["department"], SANITATION);
     assert_eq!(time(&body["timeline"]["deadline"]), at_dispatch.deadline);
     assert_eq!(body["deadline_state"], "on_time");
 
     // The department takes it from there.
     for action in ["accept", "handle", "feedback"] {
-        let (status, body) = http.act(&tokens.sanitation, id, json!({"action": action, "note": "处置中"}));
+        let (status, body) = http.act(
+            &tokens.sanitation,
+            id,
+            json!({"action": action, "note": "处置中"}),
+        );
         assert_eq!(status, 200, "{action}: {body}");
     }
     assert_eq!(stage(&http, &tokens.dispatcher, id), "feedback_given");
-    let (status, body) = http.act(&tokens.dispatcher, id, json!({"action": "request_verification"}));
+    let (status, body) = http.act(
+        &tokens.dispatcher,
+        id,
+        json!({"action": "request_verification"}),
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["timeline"]["verifier"], "w-001");
 
@@ -96,26 +121,39 @@ fn a_case_goes_round_the_closed_loop() {
     let tasks = pda.store.tasks().unwrap();
     assert_eq!(tasks.len(), 1);
     assert_eq!(tasks[0].id, id);
-    pda.store.verify(id, true, Some("已清理干净".into()), &[]).unwrap();
+    pda.store
+        .verify(id, true, Some("已清理干净".into()), &[])
+        .unwrap();
     pda.sync();
     assert_eq!(stage(&http, &tokens.dispatcher, id), "closed");
     pda.sync();
     assert_eq!(pda.store.case(id).unwrap().stage(), Some(Stage::Closed));
     let (_, view) = http.case(&tokens.dispatcher, id);
-    let closing = view["timeline"]["entries"].as_array().unwrap().last().unwrap().clone();
+    let closing = view["timeline"]["entries"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(closing["event"]["action"], "close");
     assert_eq!(closing["event"]["role"], "system");
     assert_eq!(closing["outcome"]["outcome"], "applied");
     assert_eq!(view["actions"], json!([]));
 
     // The indicators count it: dispatched, handled on time, closed.
-    let (status, stats) = http.get("/api/v1/stats?group_by=department", Some(&tokens.supervisor));
+    let (status, stats) = http.get(
+        "/api/v1/stats?group_by=department",
+        Some(&tokens.supervisor),
+    );
     assert_eq!(status, 200, "{stats}");
     let g = &stats["groups"][SANITATION];
     assert_eq!(g["handled"], 1, "{stats}");
     assert_eq!(g["handled_on_time"], 1, "{stats}");
     assert_eq!(g["closed"], 1, "{stats}");
-    let (status, stats) = http.get("/api/v1/stats?group_by=worker&from=2020-01-01", Some(&tokens.supervisor));
+    let (status, stats) = http.get(
+        "/api/v1/stats?group_by=worker&from=2020-01-01",
+        Some(&tokens.supervisor),
+    );
     assert_eq!(status, 200, "{stats}");
     assert_eq!(stats["groups"]["w-001"]["reported"], 1, "{stats}");
 }
@@ -142,7 +180,9 @@ fn a_failed_verification_sends_the_case_back_to_the_department() {
         assert_eq!(status, 200, "{action}: {body}");
     }
     pda.sync();
-    pda.store.verify(id, false, Some("仍有垃圾".into()), &[]).unwrap();
+    pda.store
+        .verify(id, false, Some("仍有垃圾".into()), &[])
+        .unwrap();
     pda.sync();
     assert_eq!(stage(&http, &tokens.dispatcher, id), "rework");
     let (status, body) = http.act(&tokens.sanitation, id, json!({"action": "handle"}));
@@ -167,31 +207,57 @@ fn refusals_are_clear_and_logged() {
     assert_eq!(status, 401);
     let (status, body) = http.get("/api/v1/cases", Some(&tokens.device1));
     assert_eq!(status, 403, "{body}");
-    let (status, _) = http.post_bytes("/sync/v1", Some(&tokens.dispatcher), b"GPSY").unwrap();
+    let (status, _) = http
+        .post_bytes("/sync/v1", Some(&tokens.dispatcher), b"GPSY")
+        .unwrap();
     assert_eq!(status, 403);
 
     // Sync before enrolling, garbage, a version mismatch.
-    let empty = gridpatrol_core::sync::SyncRequest { cursor: 0, docs: vec![] }.encode();
-    let (status, bytes) = http.post_bytes("/sync/v1", Some(&tokens.device2), &empty).unwrap();
+    let empty = gridpatrol_core::sync::SyncRequest {
+        cursor: 0,
+        docs: vec![],
+    }
+    .encode();
+    let (status, bytes) = http
+        .post_bytes("/sync/v1", Some(&tokens.device2), &empty)
+        .unwrap();
     assert_eq!(status, 403);
     let body: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(body["code"], "not_enrolled");
     let mut pda1 = Pda::enroll(&http, &tokens.device1, "w-001");
-    let (status, bytes) = http.post_bytes("/sync/v1", Some(&tokens.device1), b"hello").unwrap();
+    let (status, bytes) = http
+        .post_bytes("/sync/v1", Some(&tokens.device1), b"hello")
+        .unwrap();
     assert_eq!(status, 400);
-    assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap()["code"], "wire");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&bytes).unwrap()["code"],
+        "wire"
+    );
     let mut old = empty.clone();
     old[4] = 9;
-    let (status, bytes) = http.post_bytes("/sync/v1", Some(&tokens.device1), &old).unwrap();
+    let (status, bytes) = http
+        .post_bytes("/sync/v1", Some(&tokens.device1), &old)
+        .unwrap();
     assert_eq!(status, 400);
     let body: Value = serde_json::from_slice(&bytes).unwrap();
-    assert!(body["message"].as_str().unwrap().contains("version 9"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("version 9"),
+        "{body}"
+    );
 
     // Enrollment binds the device id: the same again is fine, another is a conflict.
     let device_id = pda1.store.identity().device_id.clone();
-    let (status, _) = http.post("/api/v1/devices/enroll", Some(&tokens.device1), &json!({"device_id": device_id}));
+    let (status, _) = http.post(
+        "/api/v1/devices/enroll",
+        Some(&tokens.device1),
+        &json!({"device_id": device_id}),
+    );
     assert_eq!(status, 200);
-    let (status, body) = http.post("/api/v1/devices/enroll", Some(&tokens.device1), &json!({"device_id": "dev-other"}));
+    let (status, body) = http.post(
+        "/api/v1/devices/enroll",
+        Some(&tokens.device1),
+        &json!({"device_id": "dev-other"}),
+    );
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["code"], "device_bound");
 
@@ -216,7 +282,10 @@ fn refusals_are_clear_and_logged() {
     let (status, body) = http.act(&tokens.sanitation, mine, json!({"action": "register"}));
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["code"], "workflow");
-    assert!(body["message"].as_str().unwrap().contains("角色无此权限"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("角色无此权限"),
+        "{body}"
+    );
     let (status, body) = http.act(&tokens.dispatcher, mine, json!({"action": "accept"}));
     assert_eq!(status, 409, "{body}");
     // A department does not see a case before it is dispatched to it.
@@ -225,7 +294,13 @@ fn refusals_are_clear_and_logged() {
     // Stage refusal: close before verification.
     let (status, body) = http.act(&tokens.dispatcher, mine, json!({"action": "close"}));
     assert_eq!(status, 409, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("当前环节不允许此操作"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("当前环节不允许此操作"),
+        "{body}"
+    );
     let (status, body) = http.act(&tokens.dispatcher, mine, json!({"action": "fly"}));
     assert_eq!(status, 400, "{body}");
     let unknown = CaseId::generate();
@@ -239,9 +314,17 @@ fn refusals_are_clear_and_logged() {
     assert_eq!(status, 200);
     let log = log.as_array().unwrap();
     let has = |principal: &str, action: &str| {
-        log.iter().any(|e| e["principal"] == principal && e["action"] == action && e["reason"].is_string())
+        log.iter().any(|e| {
+            e["principal"] == principal && e["action"] == action && e["reason"].is_string()
+        })
     };
-    assert!(has(&format!("device:w-002/{}", pda2.store.identity().device_id), "sync"), "{log:?}");
+    assert!(
+        has(
+            &format!("device:w-002/{}", pda2.store.identity().device_id),
+            "sync"
+        ),
+        "{log:?}"
+    );
     assert!(has("desk:d-street2", "view"), "{log:?}");
     assert!(has("desk:dept-sanitation", "register"), "{log:?}");
 }
@@ -258,11 +341,19 @@ fn photos_upload_resumably_and_are_verified() {
     let total = photo.len();
     let half = total / 2;
 
-    let (status, body) = http.post("/api/v1/blobs/status", Some(&tokens.device1), &json!({"sha256": [sha]}));
+    let (status, body) = http.post(
+        "/api/v1/blobs/status",
+        Some(&tokens.device1),
+        &json!({"sha256": [sha]}),
+    );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body[&sha], json!({"held": 0, "complete": false}));
     let put = |offset: usize, bytes: &[u8]| {
-        http.put_bytes(&format!("/api/v1/blobs/{sha}?offset={offset}&total={total}"), &tokens.device1, bytes)
+        http.put_bytes(
+            &format!("/api/v1/blobs/{sha}?offset={offset}&total={total}"),
+            &tokens.device1,
+            bytes,
+        )
     };
     let (status, body) = put(0, &photo[..half]);
     assert_eq!(status, 200, "{body}");
@@ -284,11 +375,23 @@ fn photos_upload_resumably_and_are_verified() {
 
     // Bytes that do not hash to the name: 422, and the partial upload is gone.
     let wrong = "ab".repeat(32);
-    let (status, body) = http.put_bytes(&format!("/api/v1/blobs/{wrong}?offset=0&total=4"), &tokens.device1, b"abcd");
+    let (status, body) = http.put_bytes(
+        &format!("/api/v1/blobs/{wrong}?offset=0&total=4"),
+        &tokens.device1,
+        b"abcd",
+    );
     assert_eq!(status, 422, "{body}");
-    let (_, body) = http.post("/api/v1/blobs/status", Some(&tokens.device1), &json!({"sha256": [wrong]}));
+    let (_, body) = http.post(
+        "/api/v1/blobs/status",
+        Some(&tokens.device1),
+        &json!({"sha256": [wrong]}),
+    );
     assert_eq!(body[&wrong]["held"], 0);
-    let (status, _) = http.put_bytes("/api/v1/blobs/nothex?offset=0&total=4", &tokens.device1, b"abcd");
+    let (status, _) = http.put_bytes(
+        "/api/v1/blobs/nothex?offset=0&total=4",
+        &tokens.device1,
+        b"abcd",
+    );
     assert_eq!(status, 400);
 }
 
@@ -314,14 +417,26 @@ fn supervision_reminds_once_per_state_and_escalates() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["route"]["clock"], "CH");
 
-    let (status, _) = http.post("/api/v1/supervision/run", Some(&tokens.dispatcher), &json!({}));
+    let (status, _) = http.post(
+        "/api/v1/supervision/run",
+        Some(&tokens.dispatcher),
+        &json!({}),
+    );
     assert_eq!(status, 403, "supervisors only");
     std::thread::sleep(std::time::Duration::from_millis(3_500));
-    let (status, report) = http.post("/api/v1/supervision/run", Some(&tokens.supervisor), &json!({}));
+    let (status, report) = http.post(
+        "/api/v1/supervision/run",
+        Some(&tokens.supervisor),
+        &json!({}),
+    );
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["reminded"], 1, "{report}");
     assert_eq!(report["escalated"], 1, "{report}");
-    let (_, report) = http.post("/api/v1/supervision/run", Some(&tokens.supervisor), &json!({}));
+    let (_, report) = http.post(
+        "/api/v1/supervision/run",
+        Some(&tokens.supervisor),
+        &json!({}),
+    );
     assert_eq!(report["reminded"], 0, "once per state: {report}");
     assert_eq!(report["escalated"], 0, "{report}");
 
@@ -342,12 +457,25 @@ fn supervision_reminds_once_per_state_and_escalates() {
     // The worker's PDA sees the reminder after its next sync.
     pda.sync();
     let case = pda.store.case(id).unwrap();
-    assert!(case.timeline.entries.iter().any(|e| e.event.action == gridpatrol_core::workflow::ActionKind::Remind));
+    assert!(
+        case.timeline
+            .entries
+            .iter()
+            .any(|e| e.event.action == gridpatrol_core::workflow::ActionKind::Remind)
+    );
 
     // An extension puts it back on time and clears the escalation.
-    let (status, body) = http.act(&tokens.dispatcher, id, json!({"action": "extend", "hours": 2, "note": "延期"}));
+    let (status, body) = http.act(
+        &tokens.dispatcher,
+        id,
+        json!({"action": "extend", "hours": 2, "note": "延期"}),
+    );
     assert_eq!(status, 200, "{body}");
-    let (_, report) = http.post("/api/v1/supervision/run", Some(&tokens.supervisor), &json!({}));
+    let (_, report) = http.post(
+        "/api/v1/supervision/run",
+        Some(&tokens.supervisor),
+        &json!({}),
+    );
     assert_eq!(report["reminded"], 0, "{report}");
     let (_, view) = http.case(&tokens.dispatcher, id);
     assert_eq!(view["deadline_state"], "on_time");

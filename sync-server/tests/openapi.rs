@@ -46,5 +46,8 @@ fn the_served_document_is_the_same() {
     assert_eq!(body["status"], "ok");
     let (status, body) = server.http().get("/metrics", None);
     assert_eq!(status, 200);
-    assert!(body.as_str().unwrap().contains("gridpatrol_pool_open 0"), "{body}");
+    assert!(
+        body.as_str().unwrap().contains("gridpatrol_pool_open 0"),
+        "{body}"
+    );
 }

@@ -42,17 +42,26 @@ fn sigterm_during_a_burst_loses_nothing_acknowledged() {
                     pda.report("06010", &cell, &format!("burst {n}"));
                 }
                 match pda.sync_once() {
-                    Ok((request, 200, _, _)) => acknowledged
-                        .lock()
-                        .unwrap()
-                        .extend(request.docs.iter().filter(|d| !d.changes.is_empty()).map(|d| CaseId(d.case))),
+                    Ok((request, 200, _, _)) => acknowledged.lock().unwrap().extend(
+                        request
+                            .docs
+                            .iter()
+                            .filter(|d| !d.changes.is_empty())
+                            .map(|d| CaseId(d.case)),
+                    ),
                     Ok((_, status, body, _)) => {
-                        assert!(stop.load(Ordering::SeqCst), "status {status} before shutdown: {body}");
+                        assert!(
+                            stop.load(Ordering::SeqCst),
+                            "status {status} before shutdown: {body}"
+                        );
                         refused_after_stop += 1;
                     }
                     Err(_) => {
                         // No response: the server is going or gone. Nothing counts as acknowledged.
-                        assert!(stop.load(Ordering::SeqCst), "the server went away before SIGTERM");
+                        assert!(
+                            stop.load(Ordering::SeqCst),
+                            "the server went away before SIGTERM"
+                        );
                         refused_after_stop += 1;
                         std::thread::sleep(Duration::from_millis(20));
                     }
@@ -64,17 +73,27 @@ fn sigterm_during_a_burst_loses_nothing_acknowledged() {
     std::thread::sleep(Duration::from_millis(1_500));
     stop.store(true, Ordering::SeqCst);
     let status = server.terminate();
-    assert!(status.success(), "the server exits cleanly on SIGTERM: {status:?}");
+    assert!(
+        status.success(),
+        "the server exits cleanly on SIGTERM: {status:?}"
+    );
     let reported: u32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() >= 10, "a real burst: {} acknowledged of {reported}", acknowledged.len());
+    assert!(
+        acknowledged.len() >= 10,
+        "a real burst: {} acknowledged of {reported}",
+        acknowledged.len()
+    );
 
     let server = Server::start(&dir);
     let http = server.http();
     for id in &acknowledged {
         let (status, view) = http.case(&tokens.dispatcher, *id);
         assert_eq!(status, 200, "acknowledged case {id} lost: {view}");
-        assert!(view["route"]["department"].is_string(), "case {id} not in the pool: {view}");
+        assert!(
+            view["route"]["department"].is_string(),
+            "case {id} not in the pool: {view}"
+        );
     }
     let (_, page) = http.get("/api/v1/cases?limit=1", Some(&tokens.dispatcher));
     assert!(page["total"].as_u64().unwrap() >= acknowledged.len() as u64);

@@ -130,11 +130,11 @@ impl SyncBackend for Write<'_> {
     }
 
     fn latest_cursor(&mut self) -> Result<u64, DbError> {
-        Ok(self.tx.query_row(
-            "SELECT value FROM counter WHERE name = 'cursor'",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .tx
+            .query_row("SELECT value FROM counter WHERE name = 'cursor'", [], |r| {
+                r.get(0)
+            })?)
     }
 }
 

@@ -116,7 +116,8 @@ impl Db {
         f: impl FnOnce(&mut Write<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = Transaction::new(&mut conn, TransactionBehavior::Immediate).map_err(DbError::from)?;
+        let tx =
+            Transaction::new(&mut conn, TransactionBehavior::Immediate).map_err(DbError::from)?;
         let mut w = Write {
             tx,
             docs: &self.docs,
@@ -168,7 +169,6 @@ impl Db {
                 actor: &self.actor,
             };
             let out = f(&r);
-            drop(r);
             tx.finish().map_err(DbError::from)?;
             out
         };

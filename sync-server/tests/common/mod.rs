@@ -79,12 +79,39 @@ pub const SANITATION: &str = "城管（环卫）";
 
 /// Creates the district, imports the demo grids and adds two workers with a device each and the desks.
 pub fn seed(dir: &Path) -> Tokens {
-    admin_ok(dir, &["district", "create", "--code", "110102", "--name", "西城区"]);
+    admin_ok(
+        dir,
+        &["district", "create", "--code", "110102", "--name", "西城区"],
+    );
     let grids = dir.with_extension("cells.geojson");
     std::fs::write(&grids, district_geojson()).unwrap();
     admin_ok(dir, &["grids", "import", grids.to_str().unwrap()]);
-    admin_ok(dir, &["worker", "add", "--id", "w-001", "--name", "张三", "--cells", "110102001"]);
-    admin_ok(dir, &["worker", "add", "--id", "w-002", "--name", "李四", "--cells", "110102002"]);
+    admin_ok(
+        dir,
+        &[
+            "worker",
+            "add",
+            "--id",
+            "w-001",
+            "--name",
+            "张三",
+            "--cells",
+            "110102001",
+        ],
+    );
+    admin_ok(
+        dir,
+        &[
+            "worker",
+            "add",
+            "--id",
+            "w-002",
+            "--name",
+            "李四",
+            "--cells",
+            "110102002",
+        ],
+    );
     let token = |v: Value| v["token"].as_str().unwrap().to_owned();
     let desk = |id: &str, role: &str, scope: &str, dep: Option<&str>| {
         let mut args = vec!["desk", "add", "--id", id, "--role", role, "--scope", scope];
@@ -330,9 +357,9 @@ impl Pda {
     /// says the server has more).
     pub fn sync_once(&mut self) -> Result<(SyncRequest, u16, Value, bool), ureq::Error> {
         let request = self.store.sync_request(4 * 1024 * 1024).unwrap();
-        let (status, bytes) = self
-            .http
-            .post_bytes("/sync/v1", Some(&self.token), &request.encode())?;
+        let (status, bytes) =
+            self.http
+                .post_bytes("/sync/v1", Some(&self.token), &request.encode())?;
         if status != 200 {
             let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             return Ok((request, status, body, false));
