@@ -128,7 +128,9 @@ impl Db {
         };
         match f(&mut w) {
             Ok(value) => {
-                let Write { tx, saved, changed, .. } = w;
+                let Write {
+                    tx, saved, changed, ..
+                } = w;
                 if let Err(e) = tx.commit() {
                     for (case, _, _) in &saved {
                         self.docs.remove(*case);

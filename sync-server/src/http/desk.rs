@@ -69,9 +69,11 @@ pub async fn list_cases(
         limit,
         offset: q.offset.unwrap_or(0),
     };
-    blocking(&state, move |c| c.with_deadline_states(c.list_cases(&desk, &filter)?))
-        .await
-        .map(Json)
+    blocking(&state, move |c| {
+        c.with_deadline_states(c.list_cases(&desk, &filter)?)
+    })
+    .await
+    .map(Json)
 }
 
 pub async fn get_case(
