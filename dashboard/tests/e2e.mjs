@@ -323,6 +323,14 @@ test('the closed loop, live in the browser', async (t) => {
       const img = document.querySelector('.photos img');
       return img && img.complete && img.naturalWidth > 0;
     });
+    // Full size on click, also fetched with the token.
+    await d.click('.photos .thumb');
+    await d.waitForFunction(() => {
+      const img = document.querySelector('.lightbox img');
+      return img && img.complete && img.naturalWidth === 640;
+    });
+    await d.keyboard.press('Escape');
+    await d.waitForSelector('.lightbox', { state: 'detached' });
     // Bad input: an extension without hours.
     await d.click('#actions [data-action="extend"]');
     await d.click('form[data-form="extend"] button[type=submit]');
@@ -451,4 +459,15 @@ test('the closed loop, live in the browser', async (t) => {
   });
 
   for (const p of [dispatcher, other, supervisor]) await p.context().close();
+});
+
+test('a graceful shutdown is not held up by open dashboards', async () => {
+  const page = await newDesk(token('d-supervisor'));
+  const started = Date.now();
+  server.kill('SIGTERM');
+  const code = await new Promise((r) => server.on('exit', (c) => r(c)));
+  assert.equal(code, 0);
+  assert.ok(Date.now() - started < 10_000, `stopped in ${Date.now() - started} ms`);
+  await page.waitForSelector('#live.off');
+  await page.context().close();
 });

@@ -54,7 +54,11 @@ export function renderCase(main: HTMLElement, id: string): () => void {
       const u = await api.blobUrl(p.sha256);
       urls.push(u);
       const close = () => lb.remove();
-      const lb = h('div.backdrop.lightbox', { onclick: close, tabindex: 0, onkeydown: (e: KeyboardEvent) => e.key === 'Escape' && close() }, h('img', { src: u, alt: t('photos') }));
+      const lb = h('div.backdrop.lightbox', { onclick: close, tabindex: 0, onkeydown: (e: KeyboardEvent) => {
+        if (e.key !== 'Escape') return;
+        e.stopPropagation();
+        close();
+      } }, h('img', { src: u, alt: t('photos') }));
       document.body.appendChild(lb);
       lb.focus();
     } catch (e) {
