@@ -51,4 +51,4 @@ cargo build --locked -p gridpatrol-server -p gridpatrol-cli
 
 # --- the browser suite -------------------------------------------------------------------------------
 log "browser suite (playwright-core + chromium, real demo server, device CLI)"
-(cd dashboard && GRIDPATROL_BIN_DIR="$CARGO_TARGET_DIR/debug" node --test --test-reporter=spec tests/e2e.mjs)
+(cd dashboard && GRIDPATROL_BIN_DIR="$CARGO_TARGET_DIR/debug" node --test tests/e2e.mjs)
