@@ -145,7 +145,7 @@ impl Desk {
         }
     }
 
-    fn sees_parts(&self, cell: Option<&str>, department: Option<&str>) -> bool {
+    pub(crate) fn sees_parts(&self, cell: Option<&str>, department: Option<&str>) -> bool {
         let in_area = cell.is_some_and(|c| c.starts_with(self.scope.as_str()));
         let own = match self.role {
             DeskRole::Department => {

@@ -37,8 +37,13 @@ async fn serve(centre: Arc<CommandCentre>, listen: &str, every: Duration) -> any
 
     let (stop, stopped) = watch::channel(false);
     let job = tokio::spawn(supervise(centre.clone(), every, stopped));
+    let events = centre.clone();
     axum::serve(listener, http::router(centre))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Open dashboards' event streams would otherwise keep the server waiting.
+            events.db.events().close();
+        })
         .await
         .context("serving HTTP")?;
     tracing::info!("stopped accepting; in-flight requests finished");

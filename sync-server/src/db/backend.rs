@@ -68,6 +68,7 @@ impl SyncBackend for Write<'_> {
         }
         let copy = doc.fork(self.actor.clone());
         self.saved.push((case.id, cursor, copy));
+        self.changed.push(crate::events::CaseChanged::of(case));
         Ok(cursor)
     }
 

@@ -23,6 +23,7 @@ use gridpatrol_core::doc::CaseDoc;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use crate::doc_cache::DocCache;
+use crate::events::{CaseChanged, CaseEvents};
 
 pub use audit::{AuditEntry, audit};
 pub use backend::COMPACT_AFTER_CHANGES;
@@ -53,6 +54,7 @@ pub struct Db {
     readers: Mutex<Vec<Connection>>,
     docs: DocCache,
     actor: ActorId,
+    events: CaseEvents,
 }
 
 /// One write transaction. It is also the server's [`gridpatrol_core::sync::SyncBackend`], so one sync
@@ -63,6 +65,8 @@ pub struct Write<'a> {
     actor: &'a ActorId,
     /// Documents saved in this transaction: they enter the cache only once it commits.
     saved: Vec<(CaseId, u64, CaseDoc)>,
+    /// Cases saved in this transaction, announced once it commits.
+    changed: Vec<CaseChanged>,
     now_ms: i64,
 }
 
@@ -85,6 +89,7 @@ impl Db {
             readers: Mutex::new(Vec::new()),
             docs: DocCache::new(cache_docs),
             actor,
+            events: CaseEvents::default(),
         })
     }
 
@@ -94,6 +99,11 @@ impl Db {
 
     pub fn actor(&self) -> &ActorId {
         &self.actor
+    }
+
+    /// Announcements of committed case saves (live dashboards).
+    pub fn events(&self) -> &CaseEvents {
+        &self.events
     }
 
     pub fn cached_docs(&self) -> usize {
@@ -113,11 +123,14 @@ impl Db {
             docs: &self.docs,
             actor: &self.actor,
             saved: Vec::new(),
+            changed: Vec::new(),
             now_ms: chrono::Utc::now().timestamp_millis(),
         };
         match f(&mut w) {
             Ok(value) => {
-                let Write { tx, saved, .. } = w;
+                let Write {
+                    tx, saved, changed, ..
+                } = w;
                 if let Err(e) = tx.commit() {
                     for (case, _, _) in &saved {
                         self.docs.remove(*case);
@@ -127,6 +140,7 @@ impl Db {
                 for (case, cursor, doc) in saved {
                     self.docs.put(case, cursor, doc);
                 }
+                self.events.publish(changed);
                 Ok(value)
             }
             Err(e) => {

@@ -11,9 +11,10 @@ use serde::Deserialize;
 use super::extract::{JsonBody, QueryParams};
 use super::{AppState, blocking};
 use crate::actions::ActionRequest;
-use crate::db::{AuditEntry, CaseFilter, CasePage};
+use crate::db::{AuditEntry, CaseFilter};
 use crate::desk::{CaseView, Stats};
 use crate::error::ServerError;
+use crate::listing::ListedPage;
 use crate::principal::{Desk, DeskRole};
 use crate::supervision::{Supervision, SupervisionReport};
 
@@ -44,7 +45,7 @@ pub async fn list_cases(
     State(state): State<AppState>,
     desk: Desk,
     QueryParams(q): QueryParams<CasesQuery>,
-) -> Result<Json<CasePage>, ServerError> {
+) -> Result<Json<ListedPage>, ServerError> {
     let stage = q
         .stage
         .filter(|s| !s.is_empty())
@@ -68,9 +69,11 @@ pub async fn list_cases(
         limit,
         offset: q.offset.unwrap_or(0),
     };
-    blocking(&state, move |c| c.list_cases(&desk, &filter))
-        .await
-        .map(Json)
+    blocking(&state, move |c| {
+        c.with_deadline_states(c.list_cases(&desk, &filter)?)
+    })
+    .await
+    .map(Json)
 }
 
 pub async fn get_case(

@@ -1,9 +1,11 @@
 //! The HTTP API (axum): thin handlers over the shared [`CommandCentre`]. Every route is declared once in
 //! [`routes`], which builds the router and is what the OpenAPI document is checked against.
 
+mod dashboard;
 mod desk;
 mod device;
 mod extract;
+mod live;
 pub mod openapi;
 mod reference;
 
@@ -100,6 +102,8 @@ pub fn routes() -> Vec<ApiRoute> {
         api(Method::GET, "/api/v1/audit", json, desk::audit_log),
         api(Method::GET, "/api/v1/grids", json, reference::grids),
         api(Method::GET, "/api/v1/catalog", json, reference::catalog),
+        api(Method::GET, "/api/v1/me", json, live::me),
+        api(Method::GET, "/api/v1/events", json, live::events),
     ]
 }
 
@@ -109,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         router = router.route(r.path, r.router);
     }
     router
+        .merge(dashboard::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

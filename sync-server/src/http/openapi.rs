@@ -40,7 +40,7 @@ fn schema(name: &str) -> Value {
     json!({"$ref": format!("#/components/schemas/{name}")})
 }
 
-pub fn document() -> Value {
+fn api_document() -> Value {
     let device = json!([{"deviceToken": []}]);
     let desk = json!([{"deskToken": []}]);
     let either = json!([{"deviceToken": []}, {"deskToken": []}]);
@@ -257,6 +257,13 @@ pub fn document() -> Value {
             }
         }
     })
+}
+
+/// The API's document, with the dashboard's endpoints (`super::live`).
+pub fn document() -> Value {
+    let mut doc = api_document();
+    super::live::document(&mut doc);
+    doc
 }
 
 pub async fn serve() -> Json<Value> {

@@ -1,0 +1,142 @@
+//! Who a desk token belongs to (`GET /api/v1/me`, for the dashboard's sign-in) and the live event
+//! stream (`GET /api/v1/events`): server-sent `case_changed` events `{id, stage}` for the cases the desk
+//! may see. EventSource cannot set headers, so the stream also takes the desk token as `?token=`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::extract::QueryParams;
+use super::{AppState, blocking};
+use crate::error::ServerError;
+use crate::principal::{DESK_TOKEN_PREFIX, Desk, hash_token};
+
+pub async fn me(desk: Desk) -> Json<Desk> {
+    Json(desk)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    pub token: Option<String>,
+}
+
+async fn desk_from(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<String>,
+) -> Result<Desk, ServerError> {
+    let header = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_owned());
+    let token = header.or(query).filter(|t| !t.is_empty()).ok_or_else(|| {
+        ServerError::Unauthorized(
+            "a desk token is required: Authorization: Bearer or ?token= (缺少访问令牌)".into(),
+        )
+    })?;
+    if !token.starts_with(DESK_TOKEN_PREFIX) {
+        return Err(ServerError::refused(
+            "desk_only",
+            "the event stream is for desks (dispatchers, supervisors, departments) (此接口仅供坐席使用)",
+        ));
+    }
+    let hash = hash_token(&token);
+    let row = blocking(state, move |c| Ok(c.db.read(|r| r.desk_by_token(&hash))?)).await?;
+    Desk::from_row(row.ok_or_else(|| {
+        ServerError::Unauthorized("unknown or revoked token (令牌无效或已吊销)".into())
+    })?)
+}
+
+pub async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    QueryParams(q): QueryParams<EventsQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ServerError> {
+    let desk = desk_from(&state, &headers, q.token).await?;
+    let (rx, closing) = state.db.events().subscribe();
+    let stream = futures_util::stream::unfold(
+        (rx, closing, desk, true),
+        |(mut rx, mut closing, desk, first)| async move {
+            if first {
+                // Tells the client the stream is live (and that it may have missed changes while it was not).
+                let hello = Event::default().event("ready").data("{}");
+                return Some((Ok(hello), (rx, closing, desk, false)));
+            }
+            loop {
+                if *closing.borrow() {
+                    return None;
+                }
+                tokio::select! {
+                    _ = closing.changed() => return None,
+                    got = rx.recv() => match got {
+                        Ok(change) => {
+                            if !desk.sees_parts(change.cell.as_deref(), change.department.as_deref()) {
+                                continue;
+                            }
+                            let event = Event::default()
+                                .event("case_changed")
+                                .json_data(&change)
+                                .unwrap_or_else(|_| Event::default().event("resync").data("{}"));
+                            return Some((Ok(event), (rx, closing, desk, false)));
+                        }
+                        // Fell behind: the client reloads what it shows.
+                        Err(RecvError::Lagged(_)) => {
+                            let event = Event::default().event("resync").data("{}");
+                            return Some((Ok(event), (rx, closing, desk, false)));
+                        }
+                        Err(RecvError::Closed) => return None,
+                    },
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// The OpenAPI entries of these endpoints.
+pub fn document(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    let error = json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let with = |description: &str| {
+        let mut e = error.clone();
+        e["description"] = json!(description);
+        e
+    };
+    doc["components"]["schemas"]["CaseRow"]["properties"]["deadline_state"] =
+        json!({"type": "string", "enum": ["no_deadline", "on_time", "approaching", "overdue"]});
+    let paths = &mut doc["paths"];
+    paths["/api/v1/me"] = json!({"get": {
+        "summary": "The desk a token belongs to: id, role (dispatcher, supervisor, department), scope (cell code prefix), department",
+        "security": [{"deskToken": []}],
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                "id": {"type": "string"}, "role": {"type": "string", "enum": ["dispatcher", "supervisor", "department"]},
+                "scope": {"type": "string"}, "department": {"type": ["string", "null"]}}}}}},
+            "401": with("Missing or unknown token (令牌无效)"),
+            "403": with("A device token (此接口仅供坐席使用)")
+        }
+    }});
+    paths["/api/v1/events"] = json!({"get": {
+        "summary": "Live updates (server-sent events): `ready` once, then `case_changed` {id, stage} whenever a case the desk may see is saved (device sync, desk action, supervision); `resync` when the listener fell behind",
+        "security": [{"deskToken": []}],
+        "parameters": [{"name": "token", "in": "query", "description": "The desk token, for clients that cannot set headers (EventSource)", "schema": {"type": "string"}}],
+        "responses": {
+            "200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            "401": with("Missing or unknown token (令牌无效)"),
+            "403": with("A device token (此接口仅供坐席使用)")
+        }
+    }});
+}
