@@ -39,4 +39,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test --workspace (unit, property, CLI, kill tests)"
 cargo test --workspace --locked
 
+# --- the supervisors' dashboard in a real browser (builds the dashboard, then the server embedding it) ---
+bash scripts/test-dashboard.sh
+
 log "all suites passed"
