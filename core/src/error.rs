@@ -25,4 +25,6 @@ pub enum Error {
     Automerge(#[from] automerge::AutomergeError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Dispatch(#[from] crate::dispatch::DispatchError),
 }

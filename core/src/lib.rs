@@ -8,9 +8,11 @@
 pub mod calendar;
 pub mod case;
 pub mod catalog;
+pub mod dispatch;
 pub mod doc;
 pub mod error;
 pub mod grid;
+pub mod indicators;
 pub mod photo;
 pub mod store;
 pub mod sync;

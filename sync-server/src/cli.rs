@@ -1,0 +1,380 @@
+//! The command line: `serve`, `admin ...`, `demo`. Output is for people (Chinese with English) unless
+//! `--json`; bad input exits non-zero with a message and writes nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::centre::{CommandCentre, Options};
+use crate::db::Db;
+use crate::demo::{self, DemoToken};
+use crate::{admin, serve};
+
+#[derive(Parser)]
+#[command(
+    name = "gridpatrol-server",
+    version,
+    about = "GridPatrol 同步服务器 — sync server, dispatch pool and desk API for urban grid management"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Data directory (数据目录): the SQLite database and the photos.
+    #[arg(long, env = "GRIDPATROL_DATA")]
+    data: PathBuf,
+    /// Address to listen on (监听地址); port 0 picks a free port, printed as `listening on ADDR`.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "GRIDPATROL_LISTEN")]
+    listen: String,
+    /// Seconds between supervision passes (督办间隔秒数).
+    #[arg(long, default_value_t = 60)]
+    supervise_every: u64,
+    /// Case documents kept open in memory (LRU).
+    #[arg(long, default_value_t = 1000)]
+    cache_docs: usize,
+    /// Logs as JSON lines instead of text.
+    #[arg(long)]
+    log_json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the sync and desk API (启动服务).
+    Serve(ServeArgs),
+    /// Seed a demo district in an empty directory (or reuse it), print the tokens, and serve (演示).
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Print the tokens as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Administration: district, reference data, workers, devices, desks (管理).
+    Admin {
+        #[arg(long, env = "GRIDPATROL_DATA")]
+        data: PathBuf,
+        /// Machine-readable output.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// The district (行政区).
+    District {
+        #[command(subcommand)]
+        command: DistrictCommand,
+    },
+    /// Grid cells (网格), a GeoJSON FeatureCollection.
+    Grids {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// The category catalogue (分类目录), CSV; without FILE the shipped one.
+    Catalog {
+        #[command(subcommand)]
+        command: ImportOptCommand,
+    },
+    /// Routing rules (派遣规则), CSV; without FILE the shipped ones.
+    Routing {
+        #[command(subcommand)]
+        command: ImportOptCommand,
+    },
+    /// The work calendar (工作日历), JSON; without FILE the shipped one.
+    Calendar {
+        #[command(subcommand)]
+        command: ImportOptCommand,
+    },
+    /// Grid workers (网格员).
+    Worker {
+        #[command(subcommand)]
+        command: WorkerCommand,
+    },
+    /// Workers' devices (设备); prints the device token once.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
+    /// Desks: dispatchers, supervisors, departments (坐席); prints the desk token once.
+    Desk {
+        #[command(subcommand)]
+        command: DeskCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DistrictCommand {
+    Create {
+        /// 6-digit division code (GB/T 2260), e.g. 110102.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum ImportOptCommand {
+    Import { file: Option<PathBuf> },
+}
+
+#[derive(Subcommand)]
+enum WorkerCommand {
+    Add {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Cell codes or prefixes (street, community), comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        cells: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeviceCommand {
+    Add {
+        #[arg(long)]
+        worker: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeskCommand {
+    Add {
+        #[arg(long)]
+        id: String,
+        /// dispatcher, supervisor or department.
+        #[arg(long)]
+        role: String,
+        /// Cell code prefix of the desk's area: district, street or community.
+        #[arg(long)]
+        scope: String,
+        /// For department desks: the department, as the catalogue and routing rules name it.
+        #[arg(long)]
+        department: Option<String>,
+    },
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("错误 error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn open(args: &ServeArgs) -> Result<CommandCentre> {
+    let options = Options {
+        cache_docs: args.cache_docs,
+        ..Options::default()
+    };
+    Ok(CommandCentre::open(&args.data, options)?)
+}
+
+fn execute(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            init_logging(args.log_json);
+            let centre = open(&args)?;
+            serve::run(centre, &args.listen, Duration::from_secs(args.supervise_every.max(1)))
+        }
+        Command::Demo { serve: args, json } => {
+            init_logging(args.log_json);
+            demo(&args, json)
+        }
+        Command::Admin {
+            data,
+            json,
+            command,
+        } => admin(&data, json, command),
+    }
+}
+
+fn demo(args: &ServeArgs, json: bool) -> Result<()> {
+    let fresh = !Db::exists(&args.data);
+    if fresh
+        && args.data.is_dir()
+        && std::fs::read_dir(&args.data)?.next().is_some()
+    {
+        anyhow::bail!(
+            "{} is not empty and holds no GridPatrol data; give an empty or new directory (目录非空)",
+            args.data.display()
+        );
+    }
+    let centre = open(args)?;
+    if fresh {
+        let tokens = demo::seed(&centre, &args.data).context("seeding the demo (初始化演示数据)")?;
+        print_tokens(&tokens, &args.data, json)?;
+    } else if demo::is_seeded(&centre)? {
+        let path = args.data.join(demo::TOKENS_FILE);
+        if json {
+            let tokens: Vec<DemoToken> = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+            println!("{}", serde_json::to_string_pretty(&tokens)?);
+        } else {
+            println!("演示数据已存在，沿用 Reusing the demo in {}", args.data.display());
+            println!("令牌见 The tokens are in {}", path.display());
+        }
+    } else {
+        anyhow::bail!(
+            "{} holds a GridPatrol database that is not the demo (or an unfinished seeding); use `serve`, or remove it (非演示数据)",
+            args.data.display()
+        );
+    }
+    serve::run(centre, &args.listen, Duration::from_secs(args.supervise_every.max(1)))
+}
+
+fn print_tokens(tokens: &[DemoToken], dir: &Path, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(tokens)?);
+        return Ok(());
+    }
+    println!("演示区已创建 Demo district seeded: 110102 西城区（演示）, 36 cells, 6 cases");
+    println!("令牌（仅此一次显示，另存于 {}）", dir.join(demo::TOKENS_FILE).display());
+    println!("Tokens (shown once here, also saved in the file above, mode 0600):");
+    for t in tokens {
+        let extra = t.department.as_deref().unwrap_or(&t.scope);
+        println!(
+            "  {:<12} {:<10} {:<14} {:<18} {}",
+            t.role_zh, t.role, t.id, extra, t.token
+        );
+    }
+    Ok(())
+}
+
+fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        println!("{}", text());
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {} (无法读取文件)", path.display()))
+}
+
+fn admin(data: &Path, json: bool, command: AdminCommand) -> Result<()> {
+    let centre = CommandCentre::open(data, Options::default())?;
+    match command {
+        AdminCommand::District {
+            command: DistrictCommand::Create { code, name },
+        } => {
+            let d = admin::create_district(&centre, &code, &name)?;
+            print(json, &d, || {
+                format!("已创建行政区 District created: {} {}", d.code, d.name)
+            })?;
+        }
+        AdminCommand::Grids {
+            command: ImportCommand::Import { file },
+        } => {
+            let i = admin::import_grids(&centre, &read(&file)?)?;
+            print(json, &i, || {
+                format!("已导入 {} 个网格 Imported {} grid cells (version {})", i.items, i.items, i.version)
+            })?;
+        }
+        AdminCommand::Catalog {
+            command: ImportOptCommand::Import { file },
+        } => {
+            let text = file.as_deref().map(read).transpose()?;
+            let i = admin::import_catalog(&centre, text.as_deref())?;
+            print(json, &i, || {
+                format!("已导入 {} 个类别 Imported {} categories (version {})", i.items, i.items, i.version)
+            })?;
+        }
+        AdminCommand::Routing {
+            command: ImportOptCommand::Import { file },
+        } => {
+            let text = file.as_deref().map(read).transpose()?;
+            let i = admin::import_routing(&centre, text.as_deref())?;
+            print(json, &i, || {
+                format!("已导入 {} 条派遣规则 Imported {} routing rules (version {})", i.items, i.items, i.version)
+            })?;
+        }
+        AdminCommand::Calendar {
+            command: ImportOptCommand::Import { file },
+        } => {
+            let text = file.as_deref().map(read).transpose()?;
+            let i = admin::import_calendar(&centre, text.as_deref())?;
+            print(json, &i, || {
+                format!("已导入工作日历 Imported the work calendar (version {})", i.version)
+            })?;
+        }
+        AdminCommand::Worker {
+            command: WorkerCommand::Add { id, name, cells },
+        } => {
+            let w = admin::add_worker(&centre, &id, &name, &cells)?;
+            print(json, &w, || {
+                format!("已添加网格员 Worker added: {} {} cells {}", w.id, w.name, w.cells.join(","))
+            })?;
+        }
+        AdminCommand::Device {
+            command: DeviceCommand::Add { worker },
+        } => {
+            let d = admin::add_device(&centre, &worker)?;
+            print(json, &d, || {
+                format!(
+                    "已为网格员 {} 添加设备 Device added for worker {}\n设备令牌（仅显示一次）Device token (shown once): {}",
+                    d.worker_id, d.worker_id, d.token
+                )
+            })?;
+        }
+        AdminCommand::Desk {
+            command:
+                DeskCommand::Add {
+                    id,
+                    role,
+                    scope,
+                    department,
+                },
+        } => {
+            let d = admin::add_desk(&centre, &id, &role, &scope, department.as_deref())?;
+            print(json, &d, || {
+                format!(
+                    "已添加坐席 Desk added: {} {} scope {}{}\n坐席令牌（仅显示一次）Desk token (shown once): {}",
+                    d.desk.id,
+                    d.desk.role,
+                    d.desk.scope,
+                    d.desk.department.as_deref().map(|x| format!(" department {x}")).unwrap_or_default(),
+                    d.token
+                )
+            })?;
+        }
+    }
+    centre.close()?;
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! The core's [`SyncBackend`] on a SQLite write transaction: content-addressed changes, the case row
+//! with its cursor, per-device heads, and snapshot compaction.
+
+use automerge::{ActorId, Change, ChangeHash};
+use gridpatrol_core::case::{Case, CaseId};
+use gridpatrol_core::doc::CaseDoc;
+use gridpatrol_core::sync::{DeviceScope, SyncBackend};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{DbError, Read, Write, cases};
+use crate::doc_cache::DocCache;
+
+/// A case whose loose (not yet snapshotted) changes exceed this is compacted into a snapshot.
+pub const COMPACT_AFTER_CHANGES: i64 = 64;
+
+impl SyncBackend for Write<'_> {
+    type Error = DbError;
+
+    fn load(&mut self, case: CaseId) -> Result<Option<CaseDoc>, DbError> {
+        let Some(cursor) = cases::cursor_of(&self.tx, case)? else {
+            return Ok(None);
+        };
+        // A document saved earlier in this same transaction is newer than anything cached.
+        if let Some((_, _, doc)) = self
+            .saved
+            .iter_mut()
+            .rev()
+            .find(|(id, c, _)| *id == case && *c == cursor)
+        {
+            return Ok(Some(doc.fork(self.actor.clone())));
+        }
+        load_doc(&self.tx, self.docs, self.actor, case, cursor, false).map(Some)
+    }
+
+    fn save(&mut self, doc: &mut CaseDoc, case: &Case, changes: &[Change]) -> Result<u64, DbError> {
+        let id = case.id.to_string();
+        let mut inserted = 0;
+        {
+            let mut stmt = self.tx.prepare_cached(
+                "INSERT OR IGNORE INTO server_change (hash, case_id, bytes, received_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for c in changes {
+                inserted +=
+                    stmt.execute(params![&c.hash().0[..], id, c.raw_bytes(), self.now_ms])?;
+            }
+        }
+        let cursor: u64 = self.tx.query_row(
+            "UPDATE counter SET value = value + 1 WHERE name = 'cursor' RETURNING value",
+            [],
+            |r| r.get(0),
+        )?;
+        cases::upsert(&self.tx, case, cursor, inserted as i64, self.now_ms)?;
+        let loose: i64 = self.tx.query_row(
+            "SELECT loose_changes FROM server_case WHERE case_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )?;
+        if loose > COMPACT_AFTER_CHANGES {
+            self.tx.execute(
+                "UPDATE server_case SET snapshot = ?2, loose_changes = 0 WHERE case_id = ?1",
+                params![id, doc.save()],
+            )?;
+            self.tx.execute(
+                "UPDATE server_change SET bytes = NULL WHERE case_id = ?1 AND bytes IS NOT NULL",
+                [&id],
+            )?;
+        }
+        let copy = doc.fork(self.actor.clone());
+        self.saved.push((case.id, cursor, copy));
+        Ok(cursor)
+    }
+
+    fn device_heads(&mut self, device: &str, case: CaseId) -> Result<Vec<ChangeHash>, DbError> {
+        let packed: Option<Vec<u8>> = self
+            .tx
+            .prepare_cached("SELECT heads FROM device_heads WHERE device_id = ?1 AND case_id = ?2")?
+            .query_row(params![device, case.to_string()], |r| r.get(0))
+            .optional()?;
+        Ok(packed.map(|p| unpack_heads(&p)).unwrap_or_default())
+    }
+
+    fn set_device_heads(
+        &mut self,
+        device: &str,
+        case: CaseId,
+        heads: &[ChangeHash],
+    ) -> Result<(), DbError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO device_heads (device_id, case_id, heads) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (device_id, case_id) DO UPDATE SET heads = ?3",
+            )?
+            .execute(params![device, case.to_string(), pack_heads(heads)])?;
+        Ok(())
+    }
+
+    fn changed_since(
+        &mut self,
+        scope: &DeviceScope,
+        cursor: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, CaseId)>, DbError> {
+        let cells = serde_json::to_string(&scope.cells).unwrap_or_else(|_| "[]".into());
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT cursor, case_id FROM server_case
+             WHERE cursor > ?1
+               AND (verifier = ?2 OR device = ?3
+                    OR EXISTS (SELECT 1 FROM json_each(?4) p
+                               WHERE substr(server_case.cell, 1, length(p.value)) = p.value))
+             ORDER BY cursor LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                cursor as i64,
+                scope.worker_id,
+                scope.device_id,
+                cells,
+                limit as i64
+            ],
+            |r| Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?)),
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (position, id) = row?;
+            out.push((position, parse_case_id(&id)?));
+        }
+        Ok(out)
+    }
+
+    fn latest_cursor(&mut self) -> Result<u64, DbError> {
+        Ok(self.tx.query_row(
+            "SELECT value FROM counter WHERE name = 'cursor'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+impl Read<'_> {
+    /// The case's document, from the cache or the database; `None` for an unknown case.
+    pub fn load_doc(&self, case: CaseId) -> Result<Option<CaseDoc>, DbError> {
+        let Some(cursor) = cases::cursor_of(self.conn, case)? else {
+            return Ok(None);
+        };
+        load_doc(self.conn, self.docs, self.actor, case, cursor, true).map(Some)
+    }
+
+    pub fn load_case(&self, case: CaseId) -> Result<Option<Case>, DbError> {
+        match self.load_doc(case)? {
+            Some(doc) => Ok(Some(doc.read()?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Loads a document: the cached copy at `cursor`, or the snapshot plus the loose changes. A read
+/// transaction may cache what it loaded, since the cursor tag keeps it from ever being mistaken for a
+/// newer version; a write transaction caches only after commit.
+fn load_doc(
+    conn: &Connection,
+    docs: &DocCache,
+    actor: &ActorId,
+    case: CaseId,
+    cursor: u64,
+    cache_it: bool,
+) -> Result<CaseDoc, DbError> {
+    if let Some(doc) = docs.get(case, cursor, actor) {
+        return Ok(doc);
+    }
+    let id = case.to_string();
+    let snapshot: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT snapshot FROM server_case WHERE case_id = ?1")?
+        .query_row([&id], |r| r.get(0))?;
+    let loose: Vec<Vec<u8>> = conn
+        .prepare_cached(
+            "SELECT bytes FROM server_change WHERE case_id = ?1 AND bytes IS NOT NULL ORDER BY rowid",
+        )?
+        .query_map([&id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let changes = loose
+        .iter()
+        .map(|b| Change::try_from(b.as_slice()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| DbError::Corrupt(format!("case {case}: stored change: {e}")))?;
+    let mut doc = match snapshot {
+        Some(s) => {
+            let mut doc = CaseDoc::load(actor.clone(), &s, [])?;
+            doc.apply_changes(changes)?;
+            doc
+        }
+        None => CaseDoc::from_changes(actor.clone(), changes)?,
+    };
+    if !doc.missing_deps().is_empty() {
+        return Err(DbError::Corrupt(format!(
+            "case {case}: stored changes are incomplete"
+        )));
+    }
+    if cache_it {
+        docs.put(case, cursor, doc.fork(actor.clone()));
+    }
+    Ok(doc)
+}
+
+pub fn parse_case_id(id: &str) -> Result<CaseId, DbError> {
+    id.parse()
+        .map_err(|_| DbError::Corrupt(format!("bad case id {id:?}")))
+}
+
+fn pack_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+fn unpack_heads(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes
+        .chunks_exact(32)
+        .filter_map(|c| ChangeHash::try_from(c).ok())
+        .collect()
+}

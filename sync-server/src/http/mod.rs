@@ -1,0 +1,116 @@
+//! The HTTP API (axum): thin handlers over the shared [`CommandCentre`]. Every route is declared once in
+//! [`routes`], which builds the router and is what the OpenAPI document is checked against.
+
+mod desk;
+mod device;
+mod extract;
+pub mod openapi;
+mod reference;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use tower_http::trace::TraceLayer;
+
+use crate::blobs::MAX_CHUNK_BYTES;
+use crate::centre::CommandCentre;
+use crate::error::{ErrorBody, ServerError};
+
+pub type AppState = Arc<CommandCentre>;
+
+/// Request bodies: JSON up to 1 MiB; sync messages and photo chunks have their own limits.
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+/// Runs blocking work (SQLite, automerge, file IO) off the async runtime.
+pub async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ServerError>
+where
+    T: Send + 'static,
+    F: FnOnce(&CommandCentre) -> Result<T, ServerError> + Send + 'static,
+{
+    let centre = state.clone();
+    tokio::task::spawn_blocking(move || f(&centre))
+        .await
+        .map_err(|e| ServerError::Internal(format!("worker task failed: {e}")))?
+}
+
+/// One route of the API.
+pub struct ApiRoute {
+    pub method: Method,
+    pub path: &'static str,
+    pub router: MethodRouter<AppState>,
+}
+
+fn api<H, T>(method: Method, path: &'static str, body_limit: usize, handler: H) -> ApiRoute
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("a routable method");
+    ApiRoute {
+        method,
+        path,
+        router: on(filter, handler).layer(DefaultBodyLimit::max(body_limit)),
+    }
+}
+
+/// Every route the server serves.
+pub fn routes() -> Vec<ApiRoute> {
+    use gridpatrol_core::sync::wire::MAX_MESSAGE_BYTES;
+    let json = MAX_JSON_BYTES;
+    vec![
+        api(Method::GET, "/healthz", json, reference::healthz),
+        api(Method::GET, "/metrics", json, reference::metrics),
+        api(Method::GET, "/api/v1/openapi.json", json, openapi::serve),
+        api(Method::POST, "/api/v1/devices/enroll", json, device::enroll),
+        api(Method::POST, "/sync/v1", MAX_MESSAGE_BYTES, device::sync),
+        api(Method::POST, "/api/v1/blobs/status", json, device::blob_status),
+        api(Method::PUT, "/api/v1/blobs/{sha256}", MAX_CHUNK_BYTES, device::blob_put),
+        api(Method::GET, "/api/v1/blobs/{sha256}", json, device::blob_get),
+        api(Method::GET, "/api/v1/cases", json, desk::list_cases),
+        api(Method::GET, "/api/v1/cases/{id}", json, desk::get_case),
+        api(Method::POST, "/api/v1/cases/{id}/actions", json, desk::act),
+        api(Method::GET, "/api/v1/stats", json, desk::stats),
+        api(Method::POST, "/api/v1/supervision/run", json, desk::run_supervision),
+        api(Method::GET, "/api/v1/audit", json, desk::audit_log),
+        api(Method::GET, "/api/v1/grids", json, reference::grids),
+        api(Method::GET, "/api/v1/catalog", json, reference::catalog),
+    ]
+}
+
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for r in routes() {
+        router = router.route(r.path, r.router);
+    }
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), count_responses))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found(method: Method, uri: axum::http::Uri) -> ServerError {
+    ServerError::NotFound(format!("no route {method} {} (接口不存在)", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
+    let body = ErrorBody {
+        code: "method_not_allowed",
+        message: format!("{method} is not allowed on {} (不支持的请求方法)", uri.path()),
+        held: None,
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+async fn count_responses(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    state.metrics.response(response.status().as_u16());
+    response
+}

@@ -1,0 +1,262 @@
+//! The OpenAPI 3.1 document of the API, served at `/api/v1/openapi.json`. A test checks that every route
+//! in [`super::routes`] appears here with its method.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+fn error_responses(codes: &[&str]) -> Value {
+    let mut out = serde_json::Map::new();
+    for code in codes {
+        let description = match *code {
+            "400" => "Malformed request (请求格式错误)",
+            "401" => "Missing or unknown token (令牌无效)",
+            "403" => "Refused by an authorization or scope rule, with the reason (无权限)",
+            "404" => "No such case or blob (不存在)",
+            "409" => "Conflicts with the current state: a workflow refusal, a bound device, an upload offset (状态冲突)",
+            "413" => "Body too large (请求体过大)",
+            "422" => "Content refused: a hash mismatch, no route to dispatch by (内容无效)",
+            _ => "Error",
+        };
+        out.insert(
+            (*code).to_owned(),
+            json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
+        );
+    }
+    Value::Object(out)
+}
+
+fn ok_json(schema: Value, extra_errors: &[&str]) -> Value {
+    let mut responses = error_responses(extra_errors);
+    responses.as_object_mut().expect("a map").insert(
+        "200".into(),
+        json!({"description": "OK", "content": {"application/json": {"schema": schema}}}),
+    );
+    responses
+}
+
+fn schema(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+pub fn document() -> Value {
+    let device = json!([{"deviceToken": []}]);
+    let desk = json!([{"deskToken": []}]);
+    let either = json!([{"deviceToken": []}, {"deskToken": []}]);
+    let case_id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
+    let sha = json!({"name": "sha256", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}});
+    let stages = gridpatrol_core::workflow::Stage::ALL.map(|s| s.as_str());
+    let actions = crate::actions::DESK_ACTIONS.map(|a| a.as_str());
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "GridPatrol sync server (网格巡查同步服务器)",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Device sync and photo upload for grid workers' PDAs; the dispatch pool and the closed loop for desks (dispatchers, supervisors, departments). Errors are JSON {code, message}, messages in English with Chinese."
+        },
+        "paths": {
+            "/healthz": {"get": {
+                "summary": "Liveness and database check (no auth)",
+                "security": [],
+                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ok"}, "version": {"type": "string"}, "cases": {"type": "integer"}, "server_time": {"type": "string", "format": "date-time"}}}}}}}
+            }},
+            "/metrics": {"get": {
+                "summary": "Prometheus metrics: responses, sync documents in/out, pool size, overdue count (no auth)",
+                "security": [],
+                "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+            }},
+            "/api/v1/openapi.json": {"get": {
+                "summary": "This document (no auth)",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}
+            }},
+            "/api/v1/devices/enroll": {"post": {
+                "summary": "Bind a device id to a device token (idempotent for the same id)",
+                "security": device,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": schema("EnrollRequest")}}},
+                "responses": ok_json(schema("Enrolled"), &["400", "401", "403", "409"])
+            }},
+            "/sync/v1": {"post": {
+                "summary": "One batched sync round trip: SyncRequest bytes in, SyncResponse bytes out (core's wire format: GPSY, u16 version, postcard)",
+                "security": device,
+                "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream", "maxLength": gridpatrol_core::sync::wire::MAX_MESSAGE_BYTES}}}},
+                "responses": {
+                    "200": {"description": "SyncResponse bytes", "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}},
+                    "400": {"description": "Undecodable message (code `wire`, a version mismatch says so) or malformed changes (code `malformed`)", "content": {"application/json": {"schema": schema("Error")}}},
+                    "401": error_responses(&["401"])["401"],
+                    "403": {"description": "Refused (code `sync_refused`: a change outside the device's scope, by another actor, or not a grid worker's; `not_enrolled`); nothing of the request was kept", "content": {"application/json": {"schema": schema("Error")}}},
+                    "413": error_responses(&["413"])["413"]
+                }
+            }},
+            "/api/v1/blobs/status": {"post": {
+                "summary": "What the server holds of each photo",
+                "security": either,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["sha256"], "properties": {"sha256": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}}}}}},
+                "responses": ok_json(json!({"type": "object", "additionalProperties": schema("BlobStatus")}), &["400", "401"])
+            }},
+            "/api/v1/blobs/{sha256}": {
+                "put": {
+                    "summary": "Upload (resume) a photo: the bytes from `offset`; verified against the sha256 when complete; a complete blob is a no-op",
+                    "security": either,
+                    "parameters": [sha,
+                        {"name": "offset", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "total", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 0, "maximum": crate::blobs::MAX_BLOB_BYTES}}],
+                    "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream", "maxLength": crate::blobs::MAX_CHUNK_BYTES}}}},
+                    "responses": {
+                        "200": {"description": "Held so far", "content": {"application/json": {"schema": schema("BlobStatus")}}},
+                        "400": error_responses(&["400"])["400"],
+                        "401": error_responses(&["401"])["401"],
+                        "409": {"description": "The offset is not what the server holds (code `offset_mismatch`, with `held`)", "content": {"application/json": {"schema": schema("Error")}}},
+                        "413": error_responses(&["413"])["413"],
+                        "422": {"description": "The bytes do not hash to the sha256 (code `sha256_mismatch`); the partial upload was discarded", "content": {"application/json": {"schema": schema("Error")}}}
+                    }
+                },
+                "get": {
+                    "summary": "A complete photo",
+                    "security": either,
+                    "parameters": [sha],
+                    "responses": {
+                        "200": {"description": "The photo", "content": {"image/jpeg": {"schema": {"type": "string", "contentMediaType": "image/jpeg"}}}},
+                        "400": error_responses(&["400"])["400"],
+                        "401": error_responses(&["401"])["401"],
+                        "404": error_responses(&["404"])["404"]
+                    }
+                }
+            },
+            "/api/v1/cases": {"get": {
+                "summary": "Cases in the desk's scope, newest first (from the case index; department desks see their department's cases)",
+                "security": desk,
+                "parameters": [
+                    {"name": "stage", "in": "query", "schema": {"type": "string", "enum": stages}},
+                    {"name": "cell", "in": "query", "description": "A cell code or prefix", "schema": {"type": "string"}},
+                    {"name": "department", "in": "query", "schema": {"type": "string"}},
+                    {"name": "overdue", "in": "query", "schema": {"type": "boolean"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}
+                ],
+                "responses": ok_json(schema("CasePage"), &["400", "401", "403"])
+            }},
+            "/api/v1/cases/{id}": {"get": {
+                "summary": "One case: the core's case (details, photos, timeline with outcomes), its route, deadline state and the actions this desk may take now",
+                "security": desk,
+                "parameters": [case_id],
+                "responses": ok_json(schema("CaseView"), &["400", "401", "403", "404"])
+            }},
+            "/api/v1/cases/{id}/actions": {"post": {
+                "summary": "Take an action on a case (recorded in the case document as the server's actor, naming the desk)",
+                "security": desk,
+                "parameters": [case_id],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": schema("ActionRequest")}}},
+                "responses": ok_json(schema("CaseView"), &["400", "401", "403", "404", "409", "422"])
+            }},
+            "/api/v1/stats": {"get": {
+                "summary": "Assessment indicators (考核指标) over a period for the cases in the desk's scope",
+                "security": desk,
+                "parameters": [
+                    {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": ["department", "cell", "street", "worker"], "default": "department"}},
+                    {"name": "from", "in": "query", "description": "RFC 3339 or YYYY-MM-DD (local midnight); default: the first of this month", "schema": {"type": "string"}},
+                    {"name": "to", "in": "query", "description": "RFC 3339 or YYYY-MM-DD; default: now", "schema": {"type": "string"}}
+                ],
+                "responses": ok_json(schema("Stats"), &["400", "401", "403"])
+            }},
+            "/api/v1/supervision/run": {"post": {
+                "summary": "Run a supervision pass now (supervisors): remind approaching/overdue cases once per state, escalate, close verified cases",
+                "security": desk,
+                "responses": ok_json(schema("SupervisionReport"), &["401", "403"])
+            }},
+            "/api/v1/audit": {"get": {
+                "summary": "The audit log, newest first (supervisors): refusals and desk actions",
+                "security": desk,
+                "parameters": [
+                    {"name": "case", "in": "query", "schema": {"type": "string", "format": "uuid"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}
+                ],
+                "responses": ok_json(json!({"type": "array", "items": schema("AuditEntry")}), &["400", "401", "403"])
+            }},
+            "/api/v1/grids": {"get": {
+                "summary": "The grid cells in the caller's scope (GeoJSON FeatureCollection)",
+                "security": either,
+                "responses": {
+                    "200": {"description": "GeoJSON", "content": {"application/geo+json": {"schema": {"type": "object"}}}},
+                    "401": error_responses(&["401"])["401"]
+                }
+            }},
+            "/api/v1/catalog": {"get": {
+                "summary": "The category catalogue in force",
+                "security": either,
+                "responses": ok_json(json!({"type": "array", "items": schema("Category")}), &["401"])
+            }}
+        },
+        "components": {
+            "securitySchemes": {
+                "deviceToken": {"type": "http", "scheme": "bearer", "description": "A device token gpd_<64 hex>, from `admin device add`"},
+                "deskToken": {"type": "http", "scheme": "bearer", "description": "A desk token gpk_<64 hex>, from `admin desk add`"}
+            },
+            "schemas": {
+                "Error": {"type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"},
+                    "held": {"type": "integer", "description": "offset_mismatch only: bytes held"}}},
+                "EnrollRequest": {"type": "object", "required": ["device_id"], "properties": {"device_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}}},
+                "Enrolled": {"type": "object", "properties": {
+                    "worker_id": {"type": "string"}, "device_id": {"type": "string"},
+                    "cells": {"type": "array", "items": {"type": "string"}},
+                    "server_time": {"type": "string", "format": "date-time"}}},
+                "BlobStatus": {"type": "object", "properties": {"held": {"type": "integer"}, "complete": {"type": "boolean"}}},
+                "CategoryKey": {"type": "object", "properties": {"standard": {"type": "string"}, "code": {"type": "string"}}},
+                "CaseRow": {"type": "object", "properties": {
+                    "id": {"type": "string", "format": "uuid"}, "cursor": {"type": "integer"},
+                    "cell": {"type": ["string", "null"]}, "stage": {"type": "string", "enum": stages}, "stage_zh": {"type": "string"},
+                    "category": schema("CategoryKey"), "department": {"type": ["string", "null"]},
+                    "deadline": {"type": ["string", "null"], "format": "date-time"},
+                    "dispatched_at": {"type": ["string", "null"], "format": "date-time"},
+                    "overdue": {"type": "boolean"}, "escalated": {"type": "boolean"},
+                    "reporter": {"type": "string"}, "device": {"type": "string"}, "verifier": {"type": ["string", "null"]},
+                    "address": {"type": "string"}, "summary": {"type": "string"},
+                    "lat": {"type": "number"}, "lon": {"type": "number"}, "photos": {"type": "integer"},
+                    "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+                "CasePage": {"type": "object", "properties": {
+                    "items": {"type": "array", "items": schema("CaseRow")},
+                    "total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"}}},
+                "Route": {"type": "object", "properties": {
+                    "department": {"type": ["string", "null"]}, "deadline": {"type": ["string", "null"], "format": "date-time"},
+                    "hours": {"type": ["number", "null"]}, "clock": {"type": ["string", "null"], "enum": ["WH", "CH", null]},
+                    "because": {"type": "string"}}},
+                "CaseView": {"type": "object", "description": "The core's Case (id, reporter, device, cell, location, created_at, details, photos, timeline {entries [{event, outcome}], stage, department, deadline, dispatched_at, verifier, latest}) plus:", "properties": {
+                    "id": {"type": "string", "format": "uuid"}, "reporter": {"type": "string"}, "device": {"type": "string"},
+                    "cell": {"type": ["string", "null"]}, "location": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"},
+                    "details": {"type": "object"}, "photos": {"type": "array", "items": {"type": "object"}}, "timeline": {"type": "object"},
+                    "stage": {"type": ["string", "null"], "enum": stages.iter().map(|s| json!(s)).chain([Value::Null]).collect::<Vec<_>>()},
+                    "stage_zh": {"type": ["string", "null"]},
+                    "route": {"oneOf": [schema("Route"), {"type": "null"}]},
+                    "pool_entered_at": {"type": ["string", "null"], "format": "date-time"},
+                    "deadline_state": {"type": "string", "enum": ["no_deadline", "on_time", "approaching", "overdue"]},
+                    "escalated": {"type": "boolean"},
+                    "actions": {"type": "array", "items": {"type": "string", "enum": actions}}}},
+                "ActionRequest": {"type": "object", "required": ["action"], "additionalProperties": false, "properties": {
+                    "action": {"type": "string", "enum": actions},
+                    "note": {"type": "string", "maxLength": 2000},
+                    "department": {"type": "string", "description": "dispatch: default the route's department"},
+                    "deadline": {"type": "string", "format": "date-time", "description": "dispatch or extend (RFC 3339)"},
+                    "hours": {"type": "number", "description": "dispatch or extend: hours on the case's clock (working hours or continuous)"},
+                    "assignee": {"type": "string", "description": "request_verification: default the reporter, or the cell's current worker"}}},
+                "Stats": {"type": "object", "properties": {
+                    "group_by": {"type": "string"}, "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
+                    "cases": {"type": "integer"},
+                    "groups": {"type": "object", "additionalProperties": {"type": "object", "description": "core indicators::Indicators: counts and rates"}},
+                    "total": {"type": "object"}}},
+                "SupervisionReport": {"type": "object", "properties": {
+                    "checked": {"type": "integer"}, "reminded": {"type": "integer"}, "escalated": {"type": "integer"}, "closed": {"type": "integer"}}},
+                "AuditEntry": {"type": "object", "properties": {
+                    "at_ms": {"type": "integer"}, "principal": {"type": "string"}, "action": {"type": "string"},
+                    "case_id": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]}}},
+                "Category": {"type": "object", "properties": {
+                    "key": schema("CategoryKey"), "legacy_code": {"type": ["string", "null"]}, "kind": {"type": "string"},
+                    "major_class": {"type": "string"}, "minor_class": {"type": "string"}, "default_department": {"type": "string"},
+                    "deadline_hours": {"type": "number"}, "clock": {"type": "string", "enum": ["WH", "CH"]}, "note": {"type": ["string", "null"]}}}
+            }
+        }
+    })
+}
+
+pub async fn serve() -> Json<Value> {
+    Json(document())
+}

@@ -1,0 +1,68 @@
+//! Reference data endpoints (grids, catalogue) and the operational ones (health, metrics).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use gridpatrol_core::catalog::Category;
+use gridpatrol_core::grid::{GridCell, GridIndex};
+use serde_json::{Value, json};
+
+use super::{AppState, blocking};
+use crate::error::ServerError;
+use crate::metrics::Gauges;
+use crate::principal::Principal;
+
+pub async fn grids(State(state): State<AppState>, who: Principal) -> Result<Response, ServerError> {
+    let body = blocking(&state, move |c| {
+        let reference = c.reference();
+        let mut cells: Vec<GridCell> = Vec::new();
+        for prefix in who.cell_prefixes() {
+            for cell in reference.grids.cells_within(&prefix) {
+                if !cells.iter().any(|c| c.code == cell.code) {
+                    cells.push(cell.clone());
+                }
+            }
+        }
+        let index = GridIndex::new(cells)
+            .map_err(|e| ServerError::Internal(format!("grids in scope: {e}")))?;
+        Ok(index.to_geojson())
+    })
+    .await?;
+    Ok(([(CONTENT_TYPE, "application/geo+json")], body).into_response())
+}
+
+pub async fn catalog(
+    State(state): State<AppState>,
+    _who: Principal,
+) -> Result<Json<Vec<Category>>, ServerError> {
+    Ok(Json(state.reference().catalog.iter().cloned().collect()))
+}
+
+pub async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ServerError> {
+    let cases = blocking(&state, |c| Ok(c.db.read(|r| r.case_count())?)).await?;
+    Ok(Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "cases": cases,
+        "server_time": Utc::now(),
+    })))
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, ServerError> {
+    let text = blocking(&state, |c| {
+        let now = Utc::now().timestamp_millis();
+        let gauges = c.db.read(|r| {
+            Ok::<_, crate::db::DbError>(Gauges {
+                cases: r.case_count()?,
+                pool_open: r.pool_size()?,
+                overdue: r.overdue_count(now)?,
+                cached_docs: c.db.cached_docs() as u64,
+            })
+        })?;
+        Ok(c.metrics.render(&gauges))
+    })
+    .await?;
+    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}

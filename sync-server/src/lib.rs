@@ -1,0 +1,25 @@
+//! `gridpatrol-server`: the sync server of GridPatrol. It merges the case documents grid workers' PDAs
+//! send, runs the dispatch pool and the closed loop (register → dispatch → handle → verify → close),
+//! supervises deadlines and serves the desks' HTTP API. The domain and the sync protocol are the core's
+//! (`gridpatrol-core`); this crate stores, authorizes, routes and serves.
+
+pub mod actions;
+pub mod admin;
+pub mod blobs;
+pub mod centre;
+pub mod cli;
+pub mod db;
+pub mod demo;
+pub mod desk;
+pub mod doc_cache;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod pool;
+pub mod principal;
+pub mod reference;
+pub mod serve;
+pub mod supervision;
+pub mod sync;
+
+pub use error::{Result, ServerError};
