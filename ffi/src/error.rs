@@ -82,6 +82,7 @@ impl From<CoreError> for FieldError {
             },
             CoreError::Photo(_)
             | CoreError::Catalog(_)
+            | CoreError::Dispatch(_)
             | CoreError::Calendar(_)
             | CoreError::Document(_)
             | CoreError::Automerge(_) => FieldError::Internal(message),
