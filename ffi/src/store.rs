@@ -167,8 +167,10 @@ impl FieldStore {
     }
 
     /// Sends what was recorded here and receives what changed for this worker, then uploads photos.
-    /// Stops with `Cancelled` after `cancelSync()`, or when the caller's coroutine / task is cancelled;
-    /// what was applied before stays applied, and the next sync goes on from there.
+    /// Stops with `Cancelled` at its next step after `cancelSync()`; what was applied before stays
+    /// applied, and the next sync goes on from there. In Kotlin, cancelling the calling coroutine
+    /// cancels the sync too. uniffi's Swift bindings do not pass Task cancellation on: wrap the call in
+    /// `withTaskCancellationHandler { ... } onCancel: { store.cancelSync() }`.
     pub async fn sync(&self, listener: Arc<dyn SyncListener>) -> Result<SyncSummary> {
         let store = self.store.clone();
         let cancel = Cancel {
