@@ -27,8 +27,11 @@ mkdir -p "$CARGO_TARGET_DIR"
 log "mvn test (android/jvm-tests: cargo build, Kotlin bindings, JUnit 5 through JNA, gridpatrol-server demo)"
 reports=android/jvm-tests/target/surefire-reports
 rm -rf "$reports"
-status=0
-mvn -B -q -Dstyle.color=never -f android/jvm-tests/pom.xml test || status=$?
+# (Maven 3.8's console library writes colour resets even in batch mode: strip them.)
+set +e
+mvn -B -q -Dstyle.color=never -f android/jvm-tests/pom.xml test 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+status=${PIPESTATUS[0]}
+set -e
 
 # mvn -q prints nothing on success: say what ran, from surefire's reports.
 attr() { sed -n "s/.*<testsuite [^>]* $1=\"\([0-9]*\)\".*/\1/p" "$2" | head -n 1; }
