@@ -142,5 +142,9 @@ if [ -z "$summary" ] || [ "$total" -eq 0 ]; then
   total=0 failures=0
   [ "$status" -eq 0 ] && status=1
 fi
+if [ "$status" -ne 0 ]; then
+  echo "--- gridpatrol-server log (last 40 lines) ---" >&2
+  tail -n 40 "$WORK/server.log" >&2 || true
+fi
 echo "swift: $((total - failures)) passed, $failures failed"
 exit "$status"

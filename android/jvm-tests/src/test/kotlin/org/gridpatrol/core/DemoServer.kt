@@ -72,10 +72,12 @@ class DemoServer private constructor(
         fun start(): DemoServer {
             check(File(binary).canExecute()) { "no server binary at $binary: cargo build -p gridpatrol-server" }
             val data = Files.createTempDirectory("gridpatrol-server")
-            val log = data.resolveSibling("${data.fileName}.log").toFile()
+            val log = data.resolve("server.log").toFile()
             val process = ProcessBuilder(
                 binary, "demo", "--data", data.resolve("db").toString(), "--listen", "127.0.0.1:0", "--json",
             ).redirectError(log).start()
+            // Never outlive the test JVM, however it ends.
+            Runtime.getRuntime().addShutdownHook(Thread { process.destroyForcibly() })
             // stdout: the tokens as JSON, then `listening on ADDR` once the port is open.
             val lines = CopyOnWriteArrayList<String>()
             Thread {
