@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ABIS=(arm64-v8a armeabi-v7a x86_64)
-MIN_SDK=24
+MIN_SDK=26
 MODULE=android/gridpatrol-android
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gridpatrol/target}"
 

@@ -4,7 +4,7 @@
 #
 # Swift comes from Debian trixie (`swiftlang`), installed into a debootstrap chroot kept outside the
 # repository and reused when present: ${GRIDPATROL_CACHE:-~/.cache/gridpatrol}/swift-chroot. The first
-# run creates it (about 3.5 GB). The library, the bindings generated from it and the tests are mounted
+# run creates it (about 80 s and 2.6 GB). The library, the bindings generated from it and the tests are mounted
 # into the chroot; the server runs on the host, on a loopback port the chroot shares. `swift test`
 # (XCTest) runs the package in ios/ there. Needs root (or sudo) for debootstrap, mount and chroot.
 set -euo pipefail

@@ -14,7 +14,7 @@ android {
     compileSdk = 35
 
     defaultConfig {
-        minSdk = 24
+        minSdk = 26   // java.time (the bindings map timestamps to java.time.Instant)
         consumerProguardFiles("consumer-rules.pro")
     }
 
