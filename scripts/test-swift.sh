@@ -4,12 +4,12 @@
 #
 # Swift comes from Debian trixie (`swiftlang`), installed into a debootstrap chroot kept outside the
 # repository and reused when present: ${GRIDPATROL_CACHE:-~/.cache/gridpatrol}/swift-chroot. The first
-# run creates it (about 80 s and 2.6 GB). The library, the bindings generated from it and the tests are mounted
-# into the chroot; the server runs on the host, on a loopback port the chroot shares. `swift test`
-# (XCTest) runs the package in ios/ there. Needs root (or sudo) for debootstrap, mount and chroot.
+# run creates it (about 80 s and 2.6 GB). The library, the bindings generated from it and the tests
+# are mounted into the chroot; the server runs on the host, on a loopback port the chroot shares.
+# `swift test` (XCTest) runs the package in ios/ there. Needs root (or sudo) for debootstrap, mount
+# and chroot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REPO="$(pwd)"
 
 log() { printf '\n==> %s\n' "$*"; }
 SUDO=""
@@ -69,6 +69,19 @@ unmount_all() {
   done
 }
 
+# Whatever happens, stop the server and unmount what this run mounted.
+WORK=""
+SERVER_PID=""
+cleanup() {
+  local code=$?
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  unmount_all "$CHROOT.partial"
+  unmount_all "$CHROOT"
+  if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
+  exit "$code"
+}
+trap cleanup EXIT INT TERM
+
 started=$(date +%s)
 if [ ! -f "$CHROOT/$READY" ]; then
   install_chroot
@@ -82,16 +95,6 @@ cargo build --locked -q -p gridpatrol-ffi -p gridpatrol-uniffi-bindgen -p gridpa
 LIB="$CARGO_TARGET_DIR/debug/libgridpatrol_ffi.so"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gridpatrol-swift.XXXXXX")"
-SERVER_PID=""
-cleanup() {
-  local code=$?
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  unmount_all "$CHROOT"
-  rm -rf "$WORK"
-  exit "$code"
-}
-trap cleanup EXIT INT TERM
-
 # The package as an app gets it, with the bindings generated from the exact library the tests load
 # (another build would fail uniffi's checksum check at the first call).
 PKG="$WORK/package"
