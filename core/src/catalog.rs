@@ -15,6 +15,8 @@
 
 use std::collections::HashMap;
 
+use crate::refdata::{Header, HeaderError, fingerprint};
+
 use crate::calendar::ClockType;
 
 /// The current national catalogue.
@@ -241,7 +243,7 @@ impl Catalog {
     /// A content fingerprint (16 hex digits, FNV-1a 64 of `to_csv()`), stable across Rust versions and
     /// platforms, so devices and server can tell which catalogue a device has cached.
     pub fn version(&self) -> String {
-        format!("{:016x}", fnv1a64(self.to_csv().as_bytes()))
+        fingerprint(&self.to_csv())
     }
 
     /// Checks uniqueness across rows and builds the indexes.
@@ -340,37 +342,19 @@ struct Columns {
 
 impl Columns {
     fn from_headers(headers: &csv::StringRecord) -> Result<Self, CatalogError> {
-        let mut found: HashMap<&str, usize> = HashMap::new();
-        for (index, name) in headers.iter().enumerate() {
-            let Some(&column) = COLUMNS.iter().find(|column| **column == name) else {
-                return Err(CatalogError::UnknownColumn {
-                    column: name.to_string(),
-                });
-            };
-            if found.insert(column, index).is_some() {
-                return Err(CatalogError::DuplicateColumn {
-                    column: name.to_string(),
-                });
-            }
-        }
-        let required = |column: &'static str| {
-            found
-                .get(column)
-                .copied()
-                .ok_or(CatalogError::MissingColumn { column })
-        };
+        let h = Header::read(headers, &COLUMNS).map_err(CatalogError::from)?;
         Ok(Columns {
-            count: headers.len(),
-            standard: found.get("standard").copied(),
-            code: required("code")?,
-            legacy_code: found.get("legacy_code").copied(),
-            kind: required("kind")?,
-            major_class: required("major_class")?,
-            minor_class: required("minor_class")?,
-            default_department: required("default_department")?,
-            deadline_hours: required("deadline_hours")?,
-            clock: required("clock")?,
-            note: found.get("note").copied(),
+            count: h.count,
+            standard: h.optional("standard"),
+            code: h.required("code")?,
+            legacy_code: h.optional("legacy_code"),
+            kind: h.required("kind")?,
+            major_class: h.required("major_class")?,
+            minor_class: h.required("minor_class")?,
+            default_department: h.required("default_department")?,
+            deadline_hours: h.required("deadline_hours")?,
+            clock: h.required("clock")?,
+            note: h.optional("note"),
         })
     }
 
@@ -535,13 +519,6 @@ fn is_legacy_standard(standard_key: &str) -> bool {
     standard_key.starts_with("CJ/T214") || standard_key.starts_with("GB/T30428")
 }
 
-/// FNV-1a, 64 bit: tiny, and unlike std's `DefaultHasher` fixed by definition.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 fn csv_error(error: csv::Error) -> CatalogError {
     CatalogError::Csv {
         line: error.position().map_or(0, csv::Position::line),
@@ -549,17 +526,19 @@ fn csv_error(error: csv::Error) -> CatalogError {
     }
 }
 
+impl From<HeaderError> for CatalogError {
+    fn from(e: HeaderError) -> Self {
+        match e {
+            HeaderError::Unknown(column) => CatalogError::UnknownColumn { column },
+            HeaderError::Duplicate(column) => CatalogError::DuplicateColumn { column },
+            HeaderError::Missing(column) => CatalogError::MissingColumn { column },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fnv1a64_matches_reference_vectors() {
-        // From the FNV reference test suite.
-        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
-    }
 
     #[test]
     fn input_method_forms_are_folded() {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod grid;
 pub mod indicators;
 pub mod photo;
+pub mod refdata;
 pub mod store;
 pub mod sync;
 pub mod timeline;

@@ -75,7 +75,12 @@ impl ActionRequest {
 pub fn case_clock(reference: &Reference, case: &Case, pool: Option<&PoolEntry>) -> ClockType {
     pool.and_then(|p| p.route.clock.as_deref())
         .and_then(|c| c.parse().ok())
-        .or_else(|| reference.catalog.get(&case.details.category).map(|c| c.clock))
+        .or_else(|| {
+            reference
+                .catalog
+                .get(&case.details.category)
+                .map(|c| c.clock)
+        })
         .unwrap_or(ClockType::WorkingHours)
 }
 
@@ -114,18 +119,31 @@ fn positive_hours(h: f64) -> Result<f64, ServerError> {
     }
 }
 
-/// Builds the event for `request` on `case` at `now`. The workflow check itself happens when the core
-/// records it; here are the parts only the server knows (routes, deadlines, workers).
+/// What an action is prepared against: who acts, on which case, with which reference data, when.
+pub struct ActionContext<'a> {
+    pub desk: &'a Desk,
+    pub case: &'a Case,
+    pub pool: Option<&'a PoolEntry>,
+    pub reference: &'a Reference,
+    pub workers: &'a [WorkerRow],
+    pub now: DateTime<Utc>,
+}
+
+/// Builds the event for `request`. The workflow check itself happens when the core records it; here
+/// are the parts only the server knows (routes, deadlines, workers).
 pub fn prepare(
-    desk: &Desk,
+    ctx: &ActionContext<'_>,
     kind: ActionKind,
     request: &ActionRequest,
-    case: &Case,
-    pool: Option<&PoolEntry>,
-    reference: &Reference,
-    workers: &[WorkerRow],
-    now: DateTime<Utc>,
 ) -> Result<TimelineEvent, ServerError> {
+    let ActionContext {
+        desk,
+        case,
+        pool,
+        reference,
+        workers,
+        now,
+    } = *ctx;
     if let Some(note) = &request.note {
         check_text("note", note, MAX_DESCRIPTION_CHARS)
             .map_err(|e| ServerError::bad_request("bad_note", e.to_string()))?;
@@ -133,11 +151,25 @@ pub fn prepare(
     // The stamp the core will give the event: the handling clock starts there.
     let start = case.timeline.next_stamp(now).time();
     let clock = case_clock(reference, case, pool);
-    let mut event = TimelineEvent::new(kind, &desk.id, desk.role.role(), Hlc { wall_ms: 0, counter: 0 });
+    let mut event = TimelineEvent::new(
+        kind,
+        &desk.id,
+        desk.role.role(),
+        Hlc {
+            wall_ms: 0,
+            counter: 0,
+        },
+    );
     event.note = request.note.clone().filter(|n| !n.trim().is_empty());
     match kind {
         ActionKind::Dispatch => {
-            let route = DispatchPool::route(reference, &case.details.category, case.cell.as_deref(), start).ok();
+            let route = DispatchPool::route(
+                reference,
+                &case.details.category,
+                case.cell.as_deref(),
+                start,
+            )
+            .ok();
             let department = request
                 .department
                 .clone()
@@ -167,7 +199,9 @@ pub fn prepare(
             if deadline <= start {
                 return Err(ServerError::bad_request(
                     "bad_deadline",
-                    format!("the deadline {deadline} is not after now ({start}) (处置时限须晚于当前时间)"),
+                    format!(
+                        "the deadline {deadline} is not after now ({start}) (处置时限须晚于当前时间)"
+                    ),
                 ));
             }
             event.department = Some(department);
@@ -177,7 +211,11 @@ pub fn prepare(
             let current = case.timeline.deadline.unwrap_or(start);
             let deadline = match (request.deadline, request.hours) {
                 (Some(d), _) => d,
-                (None, Some(h)) => reference.calendar.deadline(current.max(start), positive_hours(h)?, clock),
+                (None, Some(h)) => {
+                    reference
+                        .calendar
+                        .deadline(current.max(start), positive_hours(h)?, clock)
+                }
                 (None, None) => {
                     return Err(ServerError::bad_request(
                         "bad_deadline",
@@ -188,13 +226,20 @@ pub fn prepare(
             if deadline <= current {
                 return Err(ServerError::bad_request(
                     "bad_deadline",
-                    format!("an extension must move the deadline {current} later, not to {deadline} (延期后时限须晚于原时限)"),
+                    format!(
+                        "an extension must move the deadline {current} later, not to {deadline} (延期后时限须晚于原时限)"
+                    ),
                 ));
             }
             event.deadline = Some(deadline);
         }
         ActionKind::RequestVerification => {
-            let assignee = match request.assignee.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            let assignee = match request
+                .assignee
+                .as_deref()
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+            {
                 Some(a) => {
                     if !workers.iter().any(|w| w.id == a) {
                         return Err(ServerError::bad_request(

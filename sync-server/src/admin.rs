@@ -32,7 +32,9 @@ pub fn check_id(what: &str, id: &str) -> Result<(), ServerError> {
     } else {
         Err(bad(
             "bad_id",
-            format!("{what} id {id:?} must be 1 to 64 letters, digits, '-', '_' or '.' (编号格式错误)"),
+            format!(
+                "{what} id {id:?} must be 1 to 64 letters, digits, '-', '_' or '.' (编号格式错误)"
+            ),
         ))
     }
 }
@@ -64,7 +66,7 @@ fn check_cell_prefix(centre: &CommandCentre, prefix: &str) -> Result<(), ServerE
         return Err(bad(
             "unknown_cell",
             format!(
-                "no imported grid cell has the code or prefix {prefix}; import the grids first (未知的网格编码)"
+                "unknown cell code or prefix {prefix}: no imported grid cell has it; import the grids first (未知的网格编码)"
             ),
         ));
     }
@@ -78,11 +80,17 @@ pub struct Imported {
     pub version: String,
 }
 
-pub fn create_district(centre: &CommandCentre, code: &str, name: &str) -> Result<District, ServerError> {
+pub fn create_district(
+    centre: &CommandCentre,
+    code: &str,
+    name: &str,
+) -> Result<District, ServerError> {
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad(
             "bad_district",
-            format!("district code {code:?} must be 6 digits (GB/T 2260) (行政区划代码须为6位数字)"),
+            format!(
+                "district code {code:?} must be 6 digits (GB/T 2260) (行政区划代码须为6位数字)"
+            ),
         ));
     }
     let district = District {
@@ -105,7 +113,10 @@ pub fn create_district(centre: &CommandCentre, code: &str, name: &str) -> Result
 pub fn import_grids(centre: &CommandCentre, geojson: &str) -> Result<Imported, ServerError> {
     let index = GridIndex::from_geojson(geojson).map_err(|e| bad("bad_grids", e.to_string()))?;
     if index.is_empty() {
-        return Err(bad("bad_grids", "the grid file holds no cells (网格文件为空)".into()));
+        return Err(bad(
+            "bad_grids",
+            "the grid file holds no cells (网格文件为空)".into(),
+        ));
     }
     let districts = centre.reference().districts.clone();
     if districts.is_empty() {
@@ -151,7 +162,12 @@ pub fn import_catalog(centre: &CommandCentre, csv: Option<&str>) -> Result<Impor
         .reference()
         .routing
         .check_categories(&catalog)
-        .map_err(|e| bad("bad_catalog", format!("the routing rules no longer fit: {e}")))?;
+        .map_err(|e| {
+            bad(
+                "bad_catalog",
+                format!("the routing rules no longer fit: {e}"),
+            )
+        })?;
     let version = catalog.version();
     centre
         .db
@@ -166,7 +182,9 @@ pub fn import_catalog(centre: &CommandCentre, csv: Option<&str>) -> Result<Impor
 
 pub fn import_routing(centre: &CommandCentre, csv: Option<&str>) -> Result<Imported, ServerError> {
     let rules = match csv {
-        Some(text) => RoutingRules::from_csv(text).map_err(|e| bad("bad_routing", e.to_string()))?,
+        Some(text) => {
+            RoutingRules::from_csv(text).map_err(|e| bad("bad_routing", e.to_string()))?
+        }
         None => RoutingRules::builtin(),
     };
     rules
@@ -184,9 +202,14 @@ pub fn import_routing(centre: &CommandCentre, csv: Option<&str>) -> Result<Impor
     })
 }
 
-pub fn import_calendar(centre: &CommandCentre, json: Option<&str>) -> Result<Imported, ServerError> {
+pub fn import_calendar(
+    centre: &CommandCentre,
+    json: Option<&str>,
+) -> Result<Imported, ServerError> {
     let calendar = match json {
-        Some(text) => WorkCalendar::from_json(text).map_err(|e| bad("bad_calendar", e.to_string()))?,
+        Some(text) => {
+            WorkCalendar::from_json(text).map_err(|e| bad("bad_calendar", e.to_string()))?
+        }
         None => WorkCalendar::builtin(),
     };
     let body = calendar.to_json();
@@ -215,7 +238,10 @@ pub fn add_worker(
         .filter(|c| !c.is_empty())
         .collect();
     if cells.is_empty() {
-        return Err(bad("bad_cell", "a worker needs at least one cell (须指定网格)".into()));
+        return Err(bad(
+            "bad_cell",
+            "a worker needs at least one cell (须指定网格)".into(),
+        ));
     }
     for c in &cells {
         check_cell_prefix(centre, c)?;

@@ -120,7 +120,10 @@ impl BlobStore {
             return Err(ServerError::UploadOffset { held, offset });
         }
         if !bytes.is_empty() {
-            let mut f = OpenOptions::new().create(true).append(true).open(&partial)?;
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&partial)?;
             f.write_all(bytes)?;
             f.sync_data()?;
         }

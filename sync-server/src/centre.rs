@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use gridpatrol_core::doc::actor_for;
 use gridpatrol_core::dispatch::SupervisionPolicy;
+use gridpatrol_core::doc::actor_for;
 use gridpatrol_core::sync::ServerSync;
 
 use crate::blobs::BlobStore;
@@ -54,7 +54,7 @@ impl CommandCentre {
         // One actor per process, so several processes on one database never write as the same actor.
         let actor = actor_for(&format!("server-{}", uuid::Uuid::now_v7()));
         let db = Db::open(data_dir, actor.clone(), options.cache_docs)?;
-        let reference = db.read(|r| Reference::load(r))?;
+        let reference = db.read(Reference::load)?;
         Ok(CommandCentre {
             data_dir: data_dir.to_owned(),
             sync: ServerSync::new(actor),
@@ -82,7 +82,7 @@ impl CommandCentre {
         if version == current.version && districts == current.districts {
             return Ok(false);
         }
-        let fresh = self.db.read(|r| Reference::load(r))?;
+        let fresh = self.db.read(Reference::load)?;
         *self.reference.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
         tracing::info!(version = %version, "reference data reloaded");
         Ok(true)

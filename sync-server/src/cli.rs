@@ -209,7 +209,11 @@ fn execute(cli: Cli) -> Result<()> {
         Command::Serve(args) => {
             init_logging(args.log_json);
             let centre = open(&args)?;
-            serve::run(centre, &args.listen, Duration::from_secs(args.supervise_every.max(1)))
+            serve::run(
+                centre,
+                &args.listen,
+                Duration::from_secs(args.supervise_every.max(1)),
+            )
         }
         Command::Demo { serve: args, json } => {
             init_logging(args.log_json);
@@ -225,10 +229,7 @@ fn execute(cli: Cli) -> Result<()> {
 
 fn demo(args: &ServeArgs, json: bool) -> Result<()> {
     let fresh = !Db::exists(&args.data);
-    if fresh
-        && args.data.is_dir()
-        && std::fs::read_dir(&args.data)?.next().is_some()
-    {
+    if fresh && args.data.is_dir() && std::fs::read_dir(&args.data)?.next().is_some() {
         anyhow::bail!(
             "{} is not empty and holds no GridPatrol data; give an empty or new directory (目录非空)",
             args.data.display()
@@ -236,7 +237,8 @@ fn demo(args: &ServeArgs, json: bool) -> Result<()> {
     }
     let centre = open(args)?;
     if fresh {
-        let tokens = demo::seed(&centre, &args.data).context("seeding the demo (初始化演示数据)")?;
+        let tokens =
+            demo::seed(&centre, &args.data).context("seeding the demo (初始化演示数据)")?;
         print_tokens(&tokens, &args.data, json)?;
     } else if demo::is_seeded(&centre)? {
         let path = args.data.join(demo::TOKENS_FILE);
@@ -244,7 +246,10 @@ fn demo(args: &ServeArgs, json: bool) -> Result<()> {
             let tokens: Vec<DemoToken> = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
             println!("{}", serde_json::to_string_pretty(&tokens)?);
         } else {
-            println!("演示数据已存在，沿用 Reusing the demo in {}", args.data.display());
+            println!(
+                "演示数据已存在，沿用 Reusing the demo in {}",
+                args.data.display()
+            );
             println!("令牌见 The tokens are in {}", path.display());
         }
     } else {
@@ -253,7 +258,11 @@ fn demo(args: &ServeArgs, json: bool) -> Result<()> {
             args.data.display()
         );
     }
-    serve::run(centre, &args.listen, Duration::from_secs(args.supervise_every.max(1)))
+    serve::run(
+        centre,
+        &args.listen,
+        Duration::from_secs(args.supervise_every.max(1)),
+    )
 }
 
 fn print_tokens(tokens: &[DemoToken], dir: &Path, json: bool) -> Result<()> {
@@ -262,7 +271,10 @@ fn print_tokens(tokens: &[DemoToken], dir: &Path, json: bool) -> Result<()> {
         return Ok(());
     }
     println!("演示区已创建 Demo district seeded: 110102 西城区（演示）, 36 cells, 6 cases");
-    println!("令牌（仅此一次显示，另存于 {}）", dir.join(demo::TOKENS_FILE).display());
+    println!(
+        "令牌（仅此一次显示，另存于 {}）",
+        dir.join(demo::TOKENS_FILE).display()
+    );
     println!("Tokens (shown once here, also saved in the file above, mode 0600):");
     for t in tokens {
         let extra = t.department.as_deref().unwrap_or(&t.scope);
@@ -304,7 +316,10 @@ fn admin(data: &Path, json: bool, command: AdminCommand) -> Result<()> {
         } => {
             let i = admin::import_grids(&centre, &read(&file)?)?;
             print(json, &i, || {
-                format!("已导入 {} 个网格 Imported {} grid cells (version {})", i.items, i.items, i.version)
+                format!(
+                    "已导入 {} 个网格 Imported {} grid cells (version {})",
+                    i.items, i.items, i.version
+                )
             })?;
         }
         AdminCommand::Catalog {
@@ -313,7 +328,10 @@ fn admin(data: &Path, json: bool, command: AdminCommand) -> Result<()> {
             let text = file.as_deref().map(read).transpose()?;
             let i = admin::import_catalog(&centre, text.as_deref())?;
             print(json, &i, || {
-                format!("已导入 {} 个类别 Imported {} categories (version {})", i.items, i.items, i.version)
+                format!(
+                    "已导入 {} 个类别 Imported {} categories (version {})",
+                    i.items, i.items, i.version
+                )
             })?;
         }
         AdminCommand::Routing {
@@ -322,7 +340,10 @@ fn admin(data: &Path, json: bool, command: AdminCommand) -> Result<()> {
             let text = file.as_deref().map(read).transpose()?;
             let i = admin::import_routing(&centre, text.as_deref())?;
             print(json, &i, || {
-                format!("已导入 {} 条派遣规则 Imported {} routing rules (version {})", i.items, i.items, i.version)
+                format!(
+                    "已导入 {} 条派遣规则 Imported {} routing rules (version {})",
+                    i.items, i.items, i.version
+                )
             })?;
         }
         AdminCommand::Calendar {
@@ -331,7 +352,10 @@ fn admin(data: &Path, json: bool, command: AdminCommand) -> Result<()> {
             let text = file.as_deref().map(read).transpose()?;
             let i = admin::import_calendar(&centre, text.as_deref())?;
             print(json, &i, || {
-                format!("已导入工作日历 Imported the work calendar (version {})", i.version)
+                format!(
+                    "已导入工作日历 Imported the work calendar (version {})",
+                    i.version
+                )
             })?;
         }
         AdminCommand::Worker {
@@ -339,7 +363,12 @@ fn admin(data: &Path, json: bool, command: AdminCommand) -> Result<()> {
         } => {
             let w = admin::add_worker(&centre, &id, &name, &cells)?;
             print(json, &w, || {
-                format!("已添加网格员 Worker added: {} {} cells {}", w.id, w.name, w.cells.join(","))
+                format!(
+                    "已添加网格员 Worker added: {} {} cells {}",
+                    w.id,
+                    w.name,
+                    w.cells.join(",")
+                )
             })?;
         }
         AdminCommand::Device {
@@ -369,7 +398,11 @@ fn admin(data: &Path, json: bool, command: AdminCommand) -> Result<()> {
                     d.desk.id,
                     d.desk.role,
                     d.desk.scope,
-                    d.desk.department.as_deref().map(|x| format!(" department {x}")).unwrap_or_default(),
+                    d.desk
+                        .department
+                        .as_deref()
+                        .map(|x| format!(" department {x}"))
+                        .unwrap_or_default(),
                     d.token
                 )
             })?;

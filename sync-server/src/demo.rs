@@ -129,7 +129,13 @@ fn seed_device(centre: &CommandCentre, worker: &str) -> Result<DeviceAuth, Serve
     })
 }
 
-fn report(centre: &CommandCentre, device: &DeviceAuth, grids: &GridIndex, c: &DemoCase, minutes_ago: i64) -> Result<CaseId, ServerError> {
+fn report(
+    centre: &CommandCentre,
+    device: &DeviceAuth,
+    grids: &GridIndex,
+    c: &DemoCase,
+    minutes_ago: i64,
+) -> Result<CaseId, ServerError> {
     let code = format!("{DISTRICT}{:03}001{:03}", c.street, c.cell);
     let cell = grids
         .cells()
@@ -139,7 +145,9 @@ fn report(centre: &CommandCentre, device: &DeviceAuth, grids: &GridIndex, c: &De
     // The middle of the cell's outline.
     let ring = &cell.polygon.0[0].exterior().0;
     let n = ring.len().max(1) as f64;
-    let (lon, lat) = ring.iter().fold((0.0, 0.0), |(x, y), p| (x + p.x / n, y + p.y / n));
+    let (lon, lat) = ring
+        .iter()
+        .fold((0.0, 0.0), |(x, y), p| (x + p.x / n, y + p.y / n));
     let device_id = device.device_id.clone().unwrap_or_default();
     let created_at = Utc::now() - Duration::minutes(minutes_ago);
     let case = NewCase {
@@ -178,7 +186,13 @@ fn report(centre: &CommandCentre, device: &DeviceAuth, grids: &GridIndex, c: &De
     Ok(case.id)
 }
 
-fn act(centre: &CommandCentre, desk: &Desk, case: CaseId, action: &str, note: &str) -> Result<(), ServerError> {
+fn act(
+    centre: &CommandCentre,
+    desk: &Desk,
+    case: CaseId,
+    action: &str,
+    note: &str,
+) -> Result<(), ServerError> {
     let request = ActionRequest {
         action: action.into(),
         note: Some(note.into()),
@@ -210,7 +224,10 @@ pub fn seed(centre: &CommandCentre, dir: &Path) -> Result<Vec<DemoToken>, Server
     admin::import_calendar(centre, None)?;
 
     let mut tokens = Vec::new();
-    let workers = [("w-001", "张三", "110102001"), ("w-002", "李四", "110102002")];
+    let workers = [
+        ("w-001", "张三", "110102001"),
+        ("w-002", "李四", "110102002"),
+    ];
     for (id, name, street) in workers {
         admin::add_worker(centre, id, name, &[street.to_owned()])?;
         let device = admin::add_device(centre, id)?;
@@ -255,14 +272,37 @@ pub fn seed(centre: &CommandCentre, dir: &Path) -> Result<Vec<DemoToken>, Server
         if !departments.contains(&route) {
             departments.push(route.clone());
         }
-        let department = desk(&format!("dept-{:02}", departments.iter().position(|d| *d == route).unwrap_or(0) + 1), DeskRole::Department, Some(&route));
+        let department = desk(
+            &format!(
+                "dept-{:02}",
+                departments.iter().position(|d| *d == route).unwrap_or(0) + 1
+            ),
+            DeskRole::Department,
+            Some(&route),
+        );
         let steps: &[(&Desk, &str, &str)] = &[
-            (&dispatcher, "register", "核实属实，立案 (verified, registered)"),
-            (&dispatcher, "dispatch", "按派遣规则派遣 (dispatched by the routing rules)"),
+            (
+                &dispatcher,
+                "register",
+                "核实属实，立案 (verified, registered)",
+            ),
+            (
+                &dispatcher,
+                "dispatch",
+                "按派遣规则派遣 (dispatched by the routing rules)",
+            ),
             (&department, "accept", "已签收 (accepted)"),
             (&department, "handle", "已安排人员处置 (handled)"),
-            (&department, "feedback", "处置完毕，请核查 (done, please verify)"),
-            (&dispatcher, "request_verification", "请网格员现场核查 (please verify on site)"),
+            (
+                &department,
+                "feedback",
+                "处置完毕，请核查 (done, please verify)",
+            ),
+            (
+                &dispatcher,
+                "request_verification",
+                "请网格员现场核查 (please verify on site)",
+            ),
         ];
         let target = match c.stage {
             Stage::Reported => 0,
@@ -298,7 +338,8 @@ pub fn seed(centre: &CommandCentre, dir: &Path) -> Result<Vec<DemoToken>, Server
 fn write_tokens(dir: &Path, tokens: &[DemoToken]) -> Result<(), ServerError> {
     use std::io::Write as _;
     let path = dir.join(TOKENS_FILE);
-    let body = serde_json::to_string_pretty(tokens).map_err(|e| ServerError::Internal(e.to_string()))?;
+    let body =
+        serde_json::to_string_pretty(tokens).map_err(|e| ServerError::Internal(e.to_string()))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use gridpatrol_core::indicators::{self, GroupBy, IndicatorPolicy, Indicators, Period};
 use gridpatrol_core::case::{Case, CaseId};
 use gridpatrol_core::dispatch::{DeadlineState, deadline_state};
-use gridpatrol_core::sync::server::ActionError;
+use gridpatrol_core::indicators::{self, GroupBy, IndicatorPolicy, Indicators, Period};
 use gridpatrol_core::sync::SyncBackend;
+use gridpatrol_core::sync::server::ActionError;
 use gridpatrol_core::workflow::{ActionKind, Stage, available_actions};
 use serde::Serialize;
 
@@ -56,7 +56,9 @@ fn not_found(id: CaseId) -> ServerError {
 impl CommandCentre {
     pub fn list_cases(&self, desk: &Desk, filter: &CaseFilter) -> Result<CasePage, ServerError> {
         let now = Utc::now().timestamp_millis();
-        Ok(self.db.read(|r| r.list_cases(&desk.list_scope(), filter, now))?)
+        Ok(self
+            .db
+            .read(|r| r.list_cases(&desk.list_scope(), filter, now))?)
     }
 
     fn view(&self, desk: &Desk, case: Case, pool: Option<PoolEntry>, escalated: bool) -> CaseView {
@@ -93,13 +95,15 @@ impl CommandCentre {
     /// A case in this desk's scope.
     pub fn case_view(&self, desk: &Desk, id: CaseId) -> Result<CaseView, ServerError> {
         let now = Utc::now().timestamp_millis();
-        let (case, pool, row) = self.db.read(|r| {
-            let Some(case) = r.load_case(id)? else {
-                return Ok::<_, DbError>(None);
-            };
-            Ok(Some((case, r.pool_entry(id)?, r.case_row(id, now)?)))
-        })?
-        .ok_or_else(|| not_found(id))?;
+        let (case, pool, row) = self
+            .db
+            .read(|r| {
+                let Some(case) = r.load_case(id)? else {
+                    return Ok::<_, DbError>(None);
+                };
+                Ok(Some((case, r.pool_entry(id)?, r.case_row(id, now)?)))
+            })?
+            .ok_or_else(|| not_found(id))?;
         if !desk.sees(&case) {
             self.refused(desk, "view", id, &desk.out_of_scope())?;
             return Err(desk.out_of_scope());
@@ -108,15 +112,32 @@ impl CommandCentre {
         Ok(self.view(desk, case, pool, escalated))
     }
 
-    fn refused(&self, desk: &Desk, action: &str, id: CaseId, e: &ServerError) -> Result<(), ServerError> {
+    fn refused(
+        &self,
+        desk: &Desk,
+        action: &str,
+        id: CaseId,
+        e: &ServerError,
+    ) -> Result<(), ServerError> {
         add(&self.metrics.refusals, 1);
         tracing::warn!(principal = %desk.name(), action, case = %id, reason = %e, "desk request refused");
-        audit(&self.db, &desk.name(), action, Some(id), Some(&e.to_string()))?;
+        audit(
+            &self.db,
+            &desk.name(),
+            action,
+            Some(id),
+            Some(&e.to_string()),
+        )?;
         Ok(())
     }
 
     /// Records a desk action in the case document, in one transaction with its audit entry.
-    pub fn act(&self, desk: &Desk, id: CaseId, request: &ActionRequest) -> Result<CaseView, ServerError> {
+    pub fn act(
+        &self,
+        desk: &Desk,
+        id: CaseId,
+        request: &ActionRequest,
+    ) -> Result<CaseView, ServerError> {
         let kind = request.kind()?;
         let reference: std::sync::Arc<Reference> = self.reference();
         let now = Utc::now();
@@ -129,7 +150,11 @@ impl CommandCentre {
             if !kind.allowed_roles().contains(&desk.role.role()) {
                 return Err(ServerError::conflict(
                     "workflow",
-                    gridpatrol_core::workflow::Refusal::RoleNotAllowed { role: desk.role.role(), action: kind }.to_string(),
+                    gridpatrol_core::workflow::Refusal::RoleNotAllowed {
+                        role: desk.role.role(),
+                        action: kind,
+                    }
+                    .to_string(),
                 ));
             }
             if !desk.sees(&case) {
@@ -137,14 +162,27 @@ impl CommandCentre {
             }
             let pool = w.pool_entry(id)?;
             let workers = w.workers()?;
-            let event = actions::prepare(desk, kind, request, &case, pool.as_ref(), &reference, &workers, now)?;
+            let ctx = actions::ActionContext {
+                desk,
+                case: &case,
+                pool: pool.as_ref(),
+                reference: &reference,
+                workers: &workers,
+                now,
+            };
+            let event = actions::prepare(&ctx, kind, request)?;
             let after = self.sync.record(w, id, event, now).map_err(|e| match e {
                 ActionError::NoSuchCase(_) => not_found(id),
                 ActionError::Refused(r) => ServerError::conflict("workflow", r.to_string()),
                 ActionError::Document(e) => ServerError::Storage(DbError::Document(e)),
                 ActionError::Backend(e) => ServerError::Storage(e),
             })?;
-            w.audit(&desk.name(), kind.as_str(), Some(id), request.note.as_deref())?;
+            w.audit(
+                &desk.name(),
+                kind.as_str(),
+                Some(id),
+                request.note.as_deref(),
+            )?;
             let escalated = w.case_row(id)?.is_some_and(|r| r.escalated);
             Ok((after, pool, escalated))
         });
@@ -155,7 +193,10 @@ impl CommandCentre {
                 Ok(self.view(desk, case, pool, escalated))
             }
             Err(e) => {
-                if matches!(e, ServerError::Refused { .. } | ServerError::Conflict { .. }) {
+                if matches!(
+                    e,
+                    ServerError::Refused { .. } | ServerError::Conflict { .. }
+                ) {
                     self.refused(desk, kind.as_str(), id, &e)?;
                 }
                 Err(e)
@@ -166,7 +207,12 @@ impl CommandCentre {
 
 impl CommandCentre {
     /// The indicators (core's `indicators::compute`) over the cases in this desk's scope.
-    pub fn stats(&self, desk: &Desk, group_by: GroupBy, period: Period) -> Result<Stats, ServerError> {
+    pub fn stats(
+        &self,
+        desk: &Desk,
+        group_by: GroupBy,
+        period: Period,
+    ) -> Result<Stats, ServerError> {
         let cases = self.db.read(|r| {
             let mut cases = Vec::new();
             for id in r.case_ids(&desk.list_scope())? {
@@ -176,7 +222,13 @@ impl CommandCentre {
             }
             Ok::<_, DbError>(cases)
         })?;
-        let groups = indicators::compute(&cases, group_by, &period, Utc::now(), &IndicatorPolicy::default());
+        let groups = indicators::compute(
+            &cases,
+            group_by,
+            &period,
+            Utc::now(),
+            &IndicatorPolicy::default(),
+        );
         Ok(Stats {
             group_by,
             from: period.from,

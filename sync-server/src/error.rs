@@ -21,26 +21,19 @@ pub enum ServerError {
     NotFound(String),
     /// The request conflicts with the state: a workflow refusal, an upload offset, a bound device (409).
     #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: String,
-    },
+    Conflict { code: &'static str, message: String },
     /// The request is malformed or names something that does not exist (400).
     #[error("{message}")]
-    BadRequest {
-        code: &'static str,
-        message: String,
-    },
+    BadRequest { code: &'static str, message: String },
     /// The request is well formed but its content is wrong (422), e.g. an upload whose hash differs.
     #[error("{message}")]
-    Unprocessable {
-        code: &'static str,
-        message: String,
-    },
+    Unprocessable { code: &'static str, message: String },
     #[error("{0}")]
     TooLarge(String),
     /// A blob chunk that does not start where the server's copy ends (409, with the held size).
-    #[error("the server holds {held} bytes of this blob, the chunk starts at {offset}: resume from {held} (续传位置不符)")]
+    #[error(
+        "the server holds {held} bytes of this blob, the chunk starts at {offset}: resume from {held} (续传位置不符)"
+    )]
     UploadOffset { held: u64, offset: u64 },
     #[error(transparent)]
     Wire(#[from] WireError),
@@ -79,9 +72,7 @@ impl ServerError {
             ServerError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ServerError::Refused { .. } => StatusCode::FORBIDDEN,
             ServerError::NotFound(_) => StatusCode::NOT_FOUND,
-            ServerError::Conflict { .. } | ServerError::UploadOffset { .. } => {
-                StatusCode::CONFLICT
-            }
+            ServerError::Conflict { .. } | ServerError::UploadOffset { .. } => StatusCode::CONFLICT,
             ServerError::BadRequest { .. } | ServerError::Wire(_) => StatusCode::BAD_REQUEST,
             ServerError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

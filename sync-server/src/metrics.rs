@@ -41,7 +41,10 @@ impl Metrics {
     pub fn render(&self, g: &Gauges) -> String {
         let mut out = String::new();
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let _ = writeln!(out, "# HELP gridpatrol_http_responses_total HTTP responses by status class.");
+        let _ = writeln!(
+            out,
+            "# HELP gridpatrol_http_responses_total HTTP responses by status class."
+        );
         let _ = writeln!(out, "# TYPE gridpatrol_http_responses_total counter");
         for (i, c) in self.responses.iter().enumerate() {
             let _ = writeln!(
@@ -52,25 +55,81 @@ impl Metrics {
             );
         }
         let counters = [
-            ("gridpatrol_sync_requests_total", "Sync requests handled.", &self.sync_requests),
-            ("gridpatrol_sync_docs_in_total", "Documents pushed by devices.", &self.sync_docs_in),
-            ("gridpatrol_sync_docs_out_total", "Documents sent to devices.", &self.sync_docs_out),
-            ("gridpatrol_sync_bytes_in_total", "Sync request bytes.", &self.sync_bytes_in),
-            ("gridpatrol_sync_bytes_out_total", "Sync response bytes.", &self.sync_bytes_out),
-            ("gridpatrol_refusals_total", "Requests refused by an authorization rule.", &self.refusals),
-            ("gridpatrol_desk_actions_total", "Desk actions recorded.", &self.desk_actions),
-            ("gridpatrol_reminders_total", "Supervision reminders recorded.", &self.reminders),
-            ("gridpatrol_escalations_total", "Cases escalated by supervision.", &self.escalations),
-            ("gridpatrol_auto_closed_total", "Cases closed after a passed verification.", &self.auto_closed),
+            (
+                "gridpatrol_sync_requests_total",
+                "Sync requests handled.",
+                &self.sync_requests,
+            ),
+            (
+                "gridpatrol_sync_docs_in_total",
+                "Documents pushed by devices.",
+                &self.sync_docs_in,
+            ),
+            (
+                "gridpatrol_sync_docs_out_total",
+                "Documents sent to devices.",
+                &self.sync_docs_out,
+            ),
+            (
+                "gridpatrol_sync_bytes_in_total",
+                "Sync request bytes.",
+                &self.sync_bytes_in,
+            ),
+            (
+                "gridpatrol_sync_bytes_out_total",
+                "Sync response bytes.",
+                &self.sync_bytes_out,
+            ),
+            (
+                "gridpatrol_refusals_total",
+                "Requests refused by an authorization rule.",
+                &self.refusals,
+            ),
+            (
+                "gridpatrol_desk_actions_total",
+                "Desk actions recorded.",
+                &self.desk_actions,
+            ),
+            (
+                "gridpatrol_reminders_total",
+                "Supervision reminders recorded.",
+                &self.reminders,
+            ),
+            (
+                "gridpatrol_escalations_total",
+                "Cases escalated by supervision.",
+                &self.escalations,
+            ),
+            (
+                "gridpatrol_auto_closed_total",
+                "Cases closed after a passed verification.",
+                &self.auto_closed,
+            ),
         ];
         for (name, help, c) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", get(c));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                get(c)
+            );
         }
         let gauges = [
             ("gridpatrol_cases", "Cases stored.", g.cases),
-            ("gridpatrol_pool_open", "Cases in the dispatch pool not yet finished.", g.pool_open),
-            ("gridpatrol_overdue", "Cases with a department past their deadline.", g.overdue),
-            ("gridpatrol_cached_docs", "Case documents in the LRU.", g.cached_docs),
+            (
+                "gridpatrol_pool_open",
+                "Cases in the dispatch pool not yet finished.",
+                g.pool_open,
+            ),
+            (
+                "gridpatrol_overdue",
+                "Cases with a department past their deadline.",
+                g.overdue,
+            ),
+            (
+                "gridpatrol_cached_docs",
+                "Case documents in the LRU.",
+                g.cached_docs,
+            ),
         ];
         for (name, help, v) in gauges {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");

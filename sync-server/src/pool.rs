@@ -19,24 +19,17 @@ impl DispatchPool {
         cell: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<Route, gridpatrol_core::dispatch::DispatchError> {
-        reference.routing.route(
-            &reference.catalog,
-            &reference.calendar,
-            category,
-            cell,
-            at,
-        )
+        reference
+            .routing
+            .route(&reference.catalog, &reference.calendar, category, cell, at)
     }
 
-    /// Puts a case just received into the pool, in the transaction that stored it. A case that cannot
-    /// be routed (a category unknown to this server's catalogue) still enters, without a department,
-    /// and says why. Returns false when the case was already in the pool.
-    pub fn enter(
-        w: &Write<'_>,
-        reference: &Reference,
-        case: CaseId,
-        at: DateTime<Utc>,
-    ) -> Result<bool, DbError> {
+    /// Puts a case just received into the pool, in the transaction that stored it, routed as if
+    /// dispatched at the moment it entered. A case that cannot be routed (a category unknown to this
+    /// server's catalogue) still enters, without a department, and says why. Returns false when the case
+    /// was already in the pool.
+    pub fn enter(w: &Write<'_>, reference: &Reference, case: CaseId) -> Result<bool, DbError> {
+        let at = w.now();
         let row = w
             .case_row(case)?
             .ok_or_else(|| DbError::Corrupt(format!("case {case} entered the pool unsaved")))?;

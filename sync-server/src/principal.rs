@@ -148,7 +148,9 @@ impl Desk {
     fn sees_parts(&self, cell: Option<&str>, department: Option<&str>) -> bool {
         let in_area = cell.is_some_and(|c| c.starts_with(self.scope.as_str()));
         let own = match self.role {
-            DeskRole::Department => department.is_some() && department == self.department.as_deref(),
+            DeskRole::Department => {
+                department.is_some() && department == self.department.as_deref()
+            }
             _ => true,
         };
         in_area && own

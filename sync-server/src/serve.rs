@@ -47,7 +47,11 @@ async fn serve(centre: Arc<CommandCentre>, listen: &str, every: Duration) -> any
     Ok(())
 }
 
-async fn supervise(centre: Arc<CommandCentre>, every: Duration, mut stopped: watch::Receiver<bool>) {
+async fn supervise(
+    centre: Arc<CommandCentre>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
@@ -102,6 +106,8 @@ fn close(mut centre: Arc<CommandCentre>) -> anyhow::Result<()> {
             }
         }
     }
-    tracing::warn!("a task still holds the database after 30 s; exiting without a final checkpoint");
+    tracing::warn!(
+        "a task still holds the database after 30 s; exiting without a final checkpoint"
+    );
     Ok(())
 }

@@ -51,7 +51,10 @@ fn clock_of(reference: &Reference, s: &Supervised) -> ClockType {
 }
 
 impl Supervision {
-    pub fn run(centre: &CommandCentre, now: DateTime<Utc>) -> Result<SupervisionReport, ServerError> {
+    pub fn run(
+        centre: &CommandCentre,
+        now: DateTime<Utc>,
+    ) -> Result<SupervisionReport, ServerError> {
         if let Err(e) = centre.refresh_reference() {
             tracing::error!(error = %e, "reloading reference data failed");
         }
@@ -92,10 +95,15 @@ impl Supervision {
                             ActionKind::Remind,
                             "system",
                             Role::System,
-                            Hlc { wall_ms: 0, counter: 0 },
+                            Hlc {
+                                wall_ms: 0,
+                                counter: 0,
+                            },
                         );
                         event.note = Some(match state {
-                            DeadlineState::Overdue => "已超期，请尽快处置 (overdue: handle it now)".into(),
+                            DeadlineState::Overdue => {
+                                "已超期，请尽快处置 (overdue: handle it now)".into()
+                            }
                             _ => "即将超期，请抓紧处置 (deadline approaching)".into(),
                         });
                         match centre.sync.record(w, s.case, event, now) {

@@ -104,7 +104,6 @@ impl CommandCentre {
     ) -> Result<SyncResponse, ServerError> {
         let scope = device.scope()?;
         let reference = self.reference();
-        let now = Utc::now();
         let mut refused_case = None;
         let result = self.db.write(|w| {
             let outcome = self.sync.handle(w, &scope, request).map_err(|e| {
@@ -114,7 +113,7 @@ impl CommandCentre {
                 ServerError::from(e)
             })?;
             for case in &outcome.new_cases {
-                DispatchPool::enter(w, &reference, *case, now)?;
+                DispatchPool::enter(w, &reference, *case)?;
             }
             Ok::<_, ServerError>(outcome)
         });
@@ -131,7 +130,10 @@ impl CommandCentre {
         };
         add(&self.metrics.sync_requests, 1);
         add(&self.metrics.sync_docs_in, request.docs.len() as u64);
-        add(&self.metrics.sync_docs_out, outcome.response.docs.len() as u64);
+        add(
+            &self.metrics.sync_docs_out,
+            outcome.response.docs.len() as u64,
+        );
         for case in &outcome.changed_cases {
             if let Err(e) = self.close_if_verified(*case) {
                 // The sync is committed; supervision's sweep closes the case later.
@@ -150,7 +152,15 @@ impl CommandCentre {
             if row.stage != Stage::Verified {
                 return Ok(false);
             }
-            let mut event = TimelineEvent::new(ActionKind::Close, "system", Role::System, Hlc { wall_ms: 0, counter: 0 });
+            let mut event = TimelineEvent::new(
+                ActionKind::Close,
+                "system",
+                Role::System,
+                Hlc {
+                    wall_ms: 0,
+                    counter: 0,
+                },
+            );
             event.note = Some("核查通过，系统结案 (verified on site; closed by the system)".into());
             match self.sync.record(w, case, event, Utc::now()) {
                 Ok(_) => {

@@ -1,5 +1,7 @@
 //! Helpers shared by the end-to-end tests and their helper processes.
 
+pub mod procs;
+
 use jpeg_encoder::{ColorType, Encoder};
 
 /// A small but real JPEG, different for every `seed`: photo-like gradients with a seeded pattern.

@@ -5,7 +5,7 @@
 //! own deadline. The most specific matching rule wins; without one the catalogue's default department
 //! and deadline for the category apply.
 
-use std::collections::HashMap;
+use crate::refdata::{Header, HeaderError, fingerprint};
 
 use chrono::{DateTime, Utc};
 
@@ -145,7 +145,7 @@ impl RoutingRules {
     /// A content fingerprint (16 hex digits, FNV-1a 64 of `to_csv()`), like `Catalog::version`, so that
     /// devices and server can tell which rules a route was computed with.
     pub fn version(&self) -> String {
-        format!("{:016x}", fnv1a64(self.to_csv().as_bytes()))
+        fingerprint(&self.to_csv())
     }
 
     pub fn len(&self) -> usize {
@@ -258,33 +258,15 @@ struct Columns {
 
 impl Columns {
     fn from_headers(headers: &csv::StringRecord) -> Result<Self, DispatchError> {
-        let mut found: HashMap<&str, usize> = HashMap::new();
-        for (index, name) in headers.iter().enumerate() {
-            let Some(&column) = COLUMNS.iter().find(|column| **column == name) else {
-                return Err(DispatchError::UnknownColumn {
-                    column: name.to_string(),
-                });
-            };
-            if found.insert(column, index).is_some() {
-                return Err(DispatchError::DuplicateColumn {
-                    column: name.to_string(),
-                });
-            }
-        }
-        let required = |column: &'static str| {
-            found
-                .get(column)
-                .copied()
-                .ok_or(DispatchError::MissingColumn { column })
-        };
+        let h = Header::read(headers, &COLUMNS).map_err(DispatchError::from)?;
         Ok(Columns {
-            count: headers.len(),
-            category: required("category")?,
-            area: required("area")?,
-            department: required("department")?,
-            deadline_hours: required("deadline_hours")?,
-            clock: required("clock")?,
-            note: found.get("note").copied(),
+            count: h.count,
+            category: h.required("category")?,
+            area: h.required("area")?,
+            department: h.required("department")?,
+            deadline_hours: h.required("deadline_hours")?,
+            clock: h.required("clock")?,
+            note: h.optional("note"),
         })
     }
 
@@ -394,13 +376,6 @@ fn row_fields(rule: &RoutingRule) -> [String; 6] {
     ]
 }
 
-/// FNV-1a, 64 bit, as `Catalog::version` uses: fixed by definition, unlike std's `DefaultHasher`.
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
 /// The 1-based line a record starts on. Counted from the byte offset because the csv crate's own line
 /// number is one short after CRLF line ends (the files Excel writes): its record starts point at the
 /// '\n' of the previous line end.
@@ -421,15 +396,19 @@ fn csv_error(text: &str, error: csv::Error) -> DispatchError {
     }
 }
 
+impl From<HeaderError> for DispatchError {
+    fn from(e: HeaderError) -> Self {
+        match e {
+            HeaderError::Unknown(column) => DispatchError::UnknownColumn { column },
+            HeaderError::Duplicate(column) => DispatchError::DuplicateColumn { column },
+            HeaderError::Missing(column) => DispatchError::MissingColumn { column },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fnv1a64_matches_reference_vectors() {
-        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
-    }
 
     #[test]
     fn category_fields_name_a_key() {

@@ -415,6 +415,17 @@ impl DeviceStore {
         Ok(ids.len())
     }
 
+    /// How a case's document is stored: (snapshot bytes, change chunks, chunk bytes).
+    pub fn storage_stats(&self, id: CaseId) -> Result<(u64, u64, u64)> {
+        Ok(self.conn.query_row(
+            "SELECT length(snapshot), (SELECT count(*) FROM doc_chunk c WHERE c.case_id = d.case_id),
+                    chunks_bytes
+             FROM doc d WHERE case_id = ?1",
+            [id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?)
+    }
+
     /// Checks the database file (SQLite's own integrity check).
     pub fn check_integrity(&self) -> Result<()> {
         let result: String = self

@@ -129,11 +129,11 @@ impl SyncBackend for Write<'_> {
     }
 
     fn latest_cursor(&mut self) -> Result<u64, DbError> {
-        Ok(self.tx.query_row(
-            "SELECT value FROM counter WHERE name = 'cursor'",
-            [],
-            |r| r.get(0),
-        )?)
+        Ok(self
+            .tx
+            .query_row("SELECT value FROM counter WHERE name = 'cursor'", [], |r| {
+                r.get(0)
+            })?)
     }
 }
 
@@ -216,4 +216,160 @@ fn unpack_heads(bytes: &[u8]) -> Vec<ChangeHash> {
         .chunks_exact(32)
         .filter_map(|c| ChangeHash::try_from(c).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use gridpatrol_core::case::{CaseDetails, Location};
+    use gridpatrol_core::catalog::CategoryKey;
+    use gridpatrol_core::doc::{NewCase, actor_for};
+    use gridpatrol_core::sync::server::{encode_changes, heads_to_wire};
+    use gridpatrol_core::sync::{DocPush, ServerSync, SyncRequest};
+    use gridpatrol_core::timeline::{Hlc, TimelineEvent};
+    use gridpatrol_core::workflow::{ActionKind, Role};
+
+    use super::*;
+    use crate::db::Db;
+
+    fn scope() -> DeviceScope {
+        DeviceScope {
+            device_id: "dev-1".into(),
+            worker_id: "w-1".into(),
+            cells: vec!["110102001".into()],
+        }
+    }
+
+    /// A case reported on a device and pushed to the server, as one sync call.
+    fn push_new_case(db: &Db, sync: &ServerSync) -> CaseId {
+        let now = Utc::now();
+        let case = NewCase {
+            id: CaseId::generate(),
+            reporter: "w-1".into(),
+            device: "dev-1".into(),
+            cell: Some("110102001001001".into()),
+            location: Location::new(39.91, 116.36).unwrap(),
+            details: CaseDetails {
+                category: CategoryKey::current("06010"),
+                address: "a".into(),
+                description: "d".into(),
+            },
+            created_at: now,
+        };
+        let mut report = TimelineEvent::new(
+            ActionKind::Report,
+            "w-1",
+            Role::GridWorker,
+            Hlc::tick(None, now.timestamp_millis()),
+        );
+        report.device = Some("dev-1".into());
+        let mut doc = CaseDoc::create(actor_for("dev-1"), &case, &report, &[]).unwrap();
+        let request = SyncRequest {
+            cursor: 0,
+            docs: vec![DocPush {
+                case: case.id.0,
+                heads: heads_to_wire(&doc.heads()),
+                changes: encode_changes(doc.changes_since(&[])),
+            }],
+        };
+        let outcome = db
+            .write(|w| {
+                sync.handle(w, &scope(), &request)
+                    .map_err(|e| DbError::Corrupt(e.to_string()))
+            })
+            .unwrap();
+        assert_eq!(outcome.new_cases, vec![case.id]);
+        case.id
+    }
+
+    fn evidence(n: usize) -> TimelineEvent {
+        let mut e = TimelineEvent::new(
+            ActionKind::AddEvidence,
+            "d-1",
+            Role::Dispatcher,
+            Hlc {
+                wall_ms: 0,
+                counter: 0,
+            },
+        );
+        e.note = Some(format!("note {n}"));
+        e
+    }
+
+    #[test]
+    fn many_changes_are_compacted_into_a_snapshot_and_load_back_equal() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sync = ServerSync::new(actor_for("server-test-1"));
+        let db = Db::open(tmp.path(), sync.actor.clone(), 10).unwrap();
+        let id = push_new_case(&db, &sync);
+        let n = COMPACT_AFTER_CHANGES as usize + 6;
+        for i in 0..n {
+            db.write(|w| {
+                sync.record(w, id, evidence(i), Utc::now())
+                    .map(|_| ())
+                    .map_err(|e| DbError::Corrupt(e.to_string()))
+            })
+            .unwrap();
+        }
+        let (has_snapshot, loose, folded): (bool, i64, i64) = db
+            .read(|r| {
+                Ok::<_, DbError>(r.conn().query_row(
+                    "SELECT snapshot IS NOT NULL, loose_changes,
+                            (SELECT count(*) FROM server_change WHERE bytes IS NULL)
+                     FROM server_case WHERE case_id = ?1",
+                    [id.to_string()],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )?)
+            })
+            .unwrap();
+        assert!(has_snapshot);
+        assert!(
+            loose < COMPACT_AFTER_CHANGES,
+            "loose changes after compaction: {loose}"
+        );
+        assert!(folded > COMPACT_AFTER_CHANGES);
+        let cached = db.read(|r| r.load_case(id)).unwrap().unwrap();
+        assert_eq!(cached.timeline.entries.len(), n + 1);
+        drop(db);
+
+        // Another process (a fresh cache) reads snapshot + loose changes to the same case.
+        let other = ServerSync::new(actor_for("server-test-2"));
+        let db = Db::open(tmp.path(), other.actor.clone(), 10).unwrap();
+        assert!(db.cached_docs() == 0);
+        let loaded = db.read(|r| r.load_case(id)).unwrap().unwrap();
+        assert_eq!(loaded.timeline, cached.timeline);
+        // And keeps appending to it.
+        db.write(|w| {
+            other
+                .record(w, id, evidence(n), Utc::now())
+                .map(|_| ())
+                .map_err(|e| DbError::Corrupt(e.to_string()))
+        })
+        .unwrap();
+        let after = db.read(|r| r.load_case(id)).unwrap().unwrap();
+        assert_eq!(after.timeline.entries.len(), n + 2);
+    }
+
+    #[test]
+    fn a_rolled_back_write_leaves_no_trace_in_the_cache() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sync = ServerSync::new(actor_for("server-test"));
+        let db = Db::open(tmp.path(), sync.actor.clone(), 10).unwrap();
+        let id = push_new_case(&db, &sync);
+        let failed: Result<(), DbError> = db.write(|w| {
+            sync.record(w, id, evidence(1), Utc::now())
+                .map_err(|e| DbError::Corrupt(e.to_string()))?;
+            Err(DbError::Corrupt("abort".into()))
+        });
+        assert!(failed.is_err());
+        let case = db.read(|r| r.load_case(id)).unwrap().unwrap();
+        assert_eq!(case.timeline.entries.len(), 1, "the aborted event is gone");
+        let replayed = db
+            .write(|w| {
+                let doc = w.load(id)?.unwrap();
+                Ok::<_, DbError>(doc.read()?)
+            })
+            .unwrap();
+        assert_eq!(replayed.timeline.entries.len(), 1);
+    }
 }

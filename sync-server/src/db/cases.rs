@@ -329,7 +329,8 @@ impl Read<'_> {
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, stage, category, dispatched, deadline, route_clock, supervision, escalated) = row?;
+            let (id, stage, category, dispatched, deadline, route_clock, supervision, escalated) =
+                row?;
             out.push(Supervised {
                 case: parse_case_id(&id)?,
                 stage: stage.parse().map_err(DbError::Corrupt)?,

@@ -106,7 +106,8 @@ impl Db {
         f: impl FnOnce(&mut Write<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = Transaction::new(&mut conn, TransactionBehavior::Immediate).map_err(DbError::from)?;
+        let tx =
+            Transaction::new(&mut conn, TransactionBehavior::Immediate).map_err(DbError::from)?;
         let mut w = Write {
             tx,
             docs: &self.docs,
@@ -156,7 +157,6 @@ impl Db {
                 actor: &self.actor,
             };
             let out = f(&r);
-            drop(r);
             tx.finish().map_err(DbError::from)?;
             out
         };
@@ -187,6 +187,11 @@ impl Write<'_> {
 
     pub fn now_ms(&self) -> i64 {
         self.now_ms
+    }
+
+    /// The transaction's time (milliseconds, as stored).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.now_ms).unwrap_or_default()
     }
 }
 

@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
-use gridpatrol_core::indicators::{GroupBy, Period};
 use gridpatrol_core::case::CaseId;
+use gridpatrol_core::indicators::{GroupBy, Period};
 use gridpatrol_core::workflow::Stage;
 use serde::Deserialize;
 
@@ -32,8 +32,12 @@ pub struct CasesQuery {
 }
 
 fn case_id(id: &str) -> Result<CaseId, ServerError> {
-    id.parse()
-        .map_err(|_| ServerError::bad_request("bad_case_id", format!("{id:?} is not a case id (案件编号格式错误)")))
+    id.parse().map_err(|_| {
+        ServerError::bad_request(
+            "bad_case_id",
+            format!("{id:?} is not a case id (案件编号格式错误)"),
+        )
+    })
 }
 
 pub async fn list_cases(
@@ -128,9 +132,11 @@ pub async fn audit_log(
     supervisor_only(&desk)?;
     let case = q.case.as_deref().map(case_id).transpose()?;
     let limit = q.limit.unwrap_or(100).min(1_000);
-    blocking(&state, move |c| Ok(c.db.read(|r| r.audit_log(case, limit))?))
-        .await
-        .map(Json)
+    blocking(&state, move |c| {
+        Ok(c.db.read(|r| r.audit_log(case, limit))?)
+    })
+    .await
+    .map(Json)
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,19 +178,29 @@ pub async fn stats(
         other => {
             return Err(ServerError::bad_request(
                 "bad_group_by",
-                format!("group_by={other:?}: use department, cell, street or worker (分组方式错误)"),
+                format!(
+                    "group_by={other:?}: use department, cell, street or worker (分组方式错误)"
+                ),
             ));
         }
     };
     let offset = state.reference().calendar.utc_offset();
     let now = Utc::now();
-    let to = q.to.as_deref().map(|t| instant("to", t, offset)).transpose()?.unwrap_or(now);
+    let to =
+        q.to.as_deref()
+            .map(|t| instant("to", t, offset))
+            .transpose()?
+            .unwrap_or(now);
     // Default: the calendar month so far, as monthly assessments count.
     let from = match q.from.as_deref() {
         Some(t) => instant("from", t, offset)?,
         None => {
             let local = to.with_timezone(&offset).date_naive();
-            instant("from", &format!("{}-{:02}-01", local.year(), local.month()), offset)?
+            instant(
+                "from",
+                &format!("{}-{:02}-01", local.year(), local.month()),
+                offset,
+            )?
         }
     };
     if from >= to {

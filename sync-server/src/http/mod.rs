@@ -69,14 +69,34 @@ pub fn routes() -> Vec<ApiRoute> {
         api(Method::GET, "/api/v1/openapi.json", json, openapi::serve),
         api(Method::POST, "/api/v1/devices/enroll", json, device::enroll),
         api(Method::POST, "/sync/v1", MAX_MESSAGE_BYTES, device::sync),
-        api(Method::POST, "/api/v1/blobs/status", json, device::blob_status),
-        api(Method::PUT, "/api/v1/blobs/{sha256}", MAX_CHUNK_BYTES, device::blob_put),
-        api(Method::GET, "/api/v1/blobs/{sha256}", json, device::blob_get),
+        api(
+            Method::POST,
+            "/api/v1/blobs/status",
+            json,
+            device::blob_status,
+        ),
+        api(
+            Method::PUT,
+            "/api/v1/blobs/{sha256}",
+            MAX_CHUNK_BYTES,
+            device::blob_put,
+        ),
+        api(
+            Method::GET,
+            "/api/v1/blobs/{sha256}",
+            json,
+            device::blob_get,
+        ),
         api(Method::GET, "/api/v1/cases", json, desk::list_cases),
         api(Method::GET, "/api/v1/cases/{id}", json, desk::get_case),
         api(Method::POST, "/api/v1/cases/{id}/actions", json, desk::act),
         api(Method::GET, "/api/v1/stats", json, desk::stats),
-        api(Method::POST, "/api/v1/supervision/run", json, desk::run_supervision),
+        api(
+            Method::POST,
+            "/api/v1/supervision/run",
+            json,
+            desk::run_supervision,
+        ),
         api(Method::GET, "/api/v1/audit", json, desk::audit_log),
         api(Method::GET, "/api/v1/grids", json, reference::grids),
         api(Method::GET, "/api/v1/catalog", json, reference::catalog),
@@ -91,7 +111,10 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), count_responses))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_responses,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -103,7 +126,10 @@ async fn not_found(method: Method, uri: axum::http::Uri) -> ServerError {
 async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> Response {
     let body = ErrorBody {
         code: "method_not_allowed",
-        message: format!("{method} is not allowed on {} (不支持的请求方法)", uri.path()),
+        message: format!(
+            "{method} is not allowed on {} (不支持的请求方法)",
+            uri.path()
+        ),
         held: None,
     };
     (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()

@@ -12,7 +12,9 @@ fn error_responses(codes: &[&str]) -> Value {
             "401" => "Missing or unknown token (令牌无效)",
             "403" => "Refused by an authorization or scope rule, with the reason (无权限)",
             "404" => "No such case or blob (不存在)",
-            "409" => "Conflicts with the current state: a workflow refusal, a bound device, an upload offset (状态冲突)",
+            "409" => {
+                "Conflicts with the current state: a workflow refusal, a bound device, an upload offset (状态冲突)"
+            }
             "413" => "Body too large (请求体过大)",
             "422" => "Content refused: a hash mismatch, no route to dispatch by (内容无效)",
             _ => "Error",
