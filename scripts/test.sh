@@ -39,6 +39,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test --workspace (unit, property, CLI, kill tests)"
 cargo test --workspace --locked
 
+# --- the bindings: Kotlin on the JVM, Swift compiled by real Swift in a Debian trixie chroot -------------
+# (the first Swift run installs a 2.6 GB chroot under ~/.cache/gridpatrol, about 80 s; later runs reuse it)
+log "Kotlin bindings on the JVM (Maven, JUnit 5, JNA) against a real server"
+bash scripts/test-kotlin.sh
+
+log "Swift bindings (swiftlang in a chroot, XCTest) against a real server"
+bash scripts/test-swift.sh
+
 # --- the supervisors' dashboard in a real browser (builds the dashboard, then the server embedding it) ---
 bash scripts/test-dashboard.sh
 
