@@ -359,14 +359,12 @@ impl DeviceStore {
 
     /// The case list, newest first, from the index alone.
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<CaseSummary>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT case_id, cell, standard, code, category_name, stage, department, deadline_ms,
-                    lat, lon, address, summary, photos, created_ms, updated_ms, dirty
-             FROM case_index
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM case_index
              WHERE (?1 IS NULL OR stage = ?1) AND (?2 IS NULL OR cell = ?2)
              ORDER BY created_ms DESC, case_id DESC
-             LIMIT ?3",
-        )?;
+             LIMIT ?3"
+        ))?;
         let limit = filter.limit.map_or(-1, |l| l as i64);
         let rows = stmt.query_map(
             params![filter.stage.map(|s| s.as_str()), filter.cell, limit],
@@ -717,6 +715,10 @@ fn write_index_row(
     )?;
     Ok(())
 }
+
+/// The columns [`summary_from_row`] reads, in its order.
+const SUMMARY_COLUMNS: &str = "case_id, cell, standard, code, category_name, stage, department, \
+     deadline_ms, lat, lon, address, summary, photos, created_ms, updated_ms, dirty";
 
 fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<CaseSummary>> {
     let id: String = r.get(0)?;

@@ -7,12 +7,14 @@ use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 
 use super::{
-    CaseSummary, DeviceStore, ListFilter, StoreError, load_doc_in, summary_from_row,
-    write_index_row,
+    CaseSummary, DeviceStore, ListFilter, SUMMARY_COLUMNS, StoreError, load_doc_in,
+    summary_from_row, write_index_row,
 };
 use crate::case::CaseId;
 use crate::doc::{CaseDoc, actor_for};
-use crate::sync::server::{encode_changes, heads_from_wire, heads_to_wire};
+use crate::sync::server::{
+    encode_changes, heads_from_wire, heads_to_wire, pack_heads, unpack_heads,
+};
 use crate::sync::wire::{DocPull, DocPush, SyncRequest, SyncResponse};
 use crate::workflow::{ActionKind, Stage};
 use crate::{Error, Result};
@@ -174,11 +176,10 @@ impl DeviceStore {
 
     /// Verification tasks for this device's worker: cases waiting for them to check on site.
     pub fn tasks(&self) -> Result<Vec<CaseSummary>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT case_id, cell, standard, code, category_name, stage, department, deadline_ms,
-                    lat, lon, address, summary, photos, created_ms, updated_ms, dirty
-             FROM case_index WHERE verifier = ?1 AND stage = ?2 ORDER BY updated_ms",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM case_index
+             WHERE verifier = ?1 AND stage = ?2 ORDER BY updated_ms"
+        ))?;
         let rows = stmt.query_map(
             params![
                 self.identity.worker_id,
@@ -289,15 +290,4 @@ fn same_heads(a: &[ChangeHash], b: &[ChangeHash]) -> bool {
     a.sort();
     b.sort();
     a == b
-}
-
-fn pack_heads(heads: &[ChangeHash]) -> Vec<u8> {
-    heads.iter().flat_map(|h| h.0).collect()
-}
-
-fn unpack_heads(bytes: &[u8]) -> Vec<ChangeHash> {
-    bytes
-        .chunks_exact(32)
-        .filter_map(|c| ChangeHash::try_from(c).ok())
-        .collect()
 }

@@ -456,3 +456,16 @@ pub fn heads_to_wire(heads: &[ChangeHash]) -> Vec<Head> {
 pub fn heads_from_wire(heads: &[Head]) -> Vec<ChangeHash> {
     heads.iter().map(|h| ChangeHash(*h)).collect()
 }
+
+/// Heads as one byte string (32 bytes each), for a database column.
+pub fn pack_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+/// The inverse of [`pack_heads`]; a trailing partial hash is ignored.
+pub fn unpack_heads(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes
+        .chunks_exact(32)
+        .filter_map(|c| ChangeHash::try_from(c).ok())
+        .collect()
+}

@@ -4,6 +4,7 @@
 use automerge::{ActorId, Change, ChangeHash};
 use gridpatrol_core::case::{Case, CaseId};
 use gridpatrol_core::doc::CaseDoc;
+use gridpatrol_core::sync::server::{pack_heads, unpack_heads};
 use gridpatrol_core::sync::{DeviceScope, SyncBackend};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -206,17 +207,6 @@ fn load_doc(
 pub fn parse_case_id(id: &str) -> Result<CaseId, DbError> {
     id.parse()
         .map_err(|_| DbError::Corrupt(format!("bad case id {id:?}")))
-}
-
-fn pack_heads(heads: &[ChangeHash]) -> Vec<u8> {
-    heads.iter().flat_map(|h| h.0).collect()
-}
-
-fn unpack_heads(bytes: &[u8]) -> Vec<ChangeHash> {
-    bytes
-        .chunks_exact(32)
-        .filter_map(|c| ChangeHash::try_from(c).ok())
-        .collect()
 }
 
 #[cfg(test)]
