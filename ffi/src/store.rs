@@ -68,8 +68,9 @@ impl FieldStore {
         ))
     }
 
-    /// Replaces the grid cells this device files reports under, from a GeoJSON FeatureCollection (as
-    /// the server's `GET /api/v1/grids` serves the worker's cells). Returns the number of cells. With
+    /// Replaces the grid cells this device files reports under, from a GeoJSON FeatureCollection.
+    /// `enroll` already fetches the worker's cells from the server; this is for updates and for
+    /// cells shipped with the app. Returns the number of cells. With
     /// cells imported, a report outside all of them is refused (`InvalidInput`).
     pub fn import_grids(&self, geojson: String) -> Result<u32> {
         let cells = self.lock().import_grids(&geojson)?;
