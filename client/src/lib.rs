@@ -2,7 +2,9 @@
 //! to errors a person can act on: everything it sends is built, and everything it receives applied, by
 //! the core's [`DeviceStore`]. Used by the CLI and by the mobile bindings.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use gridpatrol_core::store::DeviceStore;
@@ -69,6 +71,28 @@ pub trait SyncProgress {
     /// Checked between requests: true stops the sync (what was applied stays applied).
     fn is_cancelled(&self) -> bool {
         false
+    }
+}
+
+/// How sync reaches the store: for each local step it takes the store, does the step, lets it go.
+pub trait StoreAccess {
+    fn with<R>(&self, step: impl FnOnce(&mut DeviceStore) -> R) -> R;
+}
+
+/// A store shared between threads (the apps' bindings).
+impl StoreAccess for Mutex<DeviceStore> {
+    fn with<R>(&self, step: impl FnOnce(&mut DeviceStore) -> R) -> R {
+        // A panic elsewhere poisons the lock; the store stays consistent (every write is one SQLite
+        // transaction), so sync goes on.
+        let mut guard = self.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        step(&mut guard)
+    }
+}
+
+/// A store the caller holds alone (the CLI).
+impl StoreAccess for RefCell<&mut DeviceStore> {
+    fn with<R>(&self, step: impl FnOnce(&mut DeviceStore) -> R) -> R {
+        step(&mut self.borrow_mut())
     }
 }
 
@@ -208,8 +232,19 @@ impl Remote {
         store: &mut DeviceStore,
         progress: &dyn SyncProgress,
     ) -> Result<SyncSummary> {
+        self.sync_shared(&RefCell::new(store), progress)
+    }
+
+    /// [`Remote::sync`] for a store other threads use too (an app's UI): the store is held only for
+    /// each local step, never while waiting on the network, so a report recorded during a long photo
+    /// upload is not kept waiting. Whatever is recorded meanwhile goes up in the same sync.
+    pub fn sync_shared<S: StoreAccess + ?Sized>(
+        &self,
+        store: &S,
+        progress: &dyn SyncProgress,
+    ) -> Result<SyncSummary> {
         let mut summary = SyncSummary::default();
-        progress.phase(Phase::Cases, store.outbox_len()?);
+        progress.phase(Phase::Cases, store.with(|s| s.outbox_len())?);
         loop {
             if progress.is_cancelled() {
                 return Err(ClientError::Cancelled);
@@ -220,21 +255,21 @@ impl Remote {
                     "sync did not finish after {MAX_ROUNDS} rounds"
                 )));
             }
-            let request = store.sync_request(PUSH_BYTES)?;
+            let request = store.with(|s| s.sync_request(PUSH_BYTES))?;
             let pushed = request
                 .docs
                 .iter()
                 .filter(|d| !d.changes.is_empty())
                 .count();
             let (response, sent, received) = self.round(&request)?;
-            let applied = store.apply_sync_response(&response)?;
+            let applied = store.with(|s| s.apply_sync_response(&response))?;
             summary.pushed += pushed;
             summary.received += applied.updated;
             summary.new_cases += applied.new_cases;
             summary.bytes_sent += sent;
             summary.bytes_received += received;
             progress.advance(pushed as u64);
-            if !applied.more && store.outbox_len()? == 0 {
+            if !applied.more && store.with(|s| s.outbox_len())? == 0 {
                 break;
             }
         }
@@ -243,13 +278,13 @@ impl Remote {
     }
 
     /// Thumbnails first, then full photos; each resumes where the server's copy stops.
-    fn upload_photos(
+    fn upload_photos<S: StoreAccess + ?Sized>(
         &self,
-        store: &mut DeviceStore,
+        store: &S,
         summary: &mut SyncSummary,
         progress: &dyn SyncProgress,
     ) -> Result<()> {
-        let pending = store.pending_uploads()?;
+        let pending = store.with(|s| s.pending_uploads())?;
         if pending.is_empty() {
             return Ok(());
         }
@@ -265,7 +300,7 @@ impl Remote {
             .iter()
             .filter(|b| held.get(&b.sha256).is_some_and(|h| h.complete))
         {
-            store.set_upload_state(&blob.sha256, UploadState::Uploaded, None)?;
+            store.with(|s| s.set_upload_state(&blob.sha256, UploadState::Uploaded, None))?;
             summary.photos_uploaded += 1;
         }
         let steps = plan_uploads(&pending, &held, UPLOAD_CHUNK_BYTES);
@@ -273,14 +308,14 @@ impl Remote {
         let mut failed: Option<String> = None;
         for step in &steps {
             if progress.is_cancelled() {
-                store.set_upload_state(&step.sha256, UploadState::Pending, None)?;
+                store.with(|s| s.set_upload_state(&step.sha256, UploadState::Pending, None))?;
                 return Err(ClientError::Cancelled);
             }
             if failed.as_deref() == Some(step.sha256.as_str()) {
                 continue;
             }
-            store.set_upload_state(&step.sha256, UploadState::Uploading, None)?;
-            let chunk = store.upload_chunk(step)?;
+            store.with(|s| s.set_upload_state(&step.sha256, UploadState::Uploading, None))?;
+            let chunk = store.with(|s| s.upload_chunk(step))?;
             let sent = self
                 .agent
                 .put(format!(
@@ -295,7 +330,7 @@ impl Remote {
                 Err(e) => {
                     // The network went away mid-upload: what the server holds stays, and the next
                     // sync resumes from there.
-                    store.set_upload_state(&step.sha256, UploadState::Pending, None)?;
+                    store.with(|s| s.set_upload_state(&step.sha256, UploadState::Pending, None))?;
                     return Err(self.unreachable(e));
                 }
             };
@@ -303,7 +338,9 @@ impl Remote {
                 let status = resp.status().as_u16();
                 let body = resp.into_body().read_to_vec().unwrap_or_default();
                 let reason = server_error(status, &body).to_string();
-                store.set_upload_state(&step.sha256, UploadState::Failed, Some(&reason))?;
+                store.with(|s| {
+                    s.set_upload_state(&step.sha256, UploadState::Failed, Some(&reason))
+                })?;
                 summary.photos_failed += 1;
                 failed = Some(step.sha256.clone());
                 continue;
@@ -311,7 +348,7 @@ impl Remote {
             let held: HeldByServer = self.read_json(resp)?;
             progress.advance(step.len);
             if held.complete {
-                store.set_upload_state(&step.sha256, UploadState::Uploaded, None)?;
+                store.with(|s| s.set_upload_state(&step.sha256, UploadState::Uploaded, None))?;
                 summary.photos_uploaded += 1;
             }
         }

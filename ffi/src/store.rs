@@ -1,6 +1,7 @@
 //! `FieldStore`: the device store as the apps hold it. One object per store directory, shared by the
 //! app's threads behind a mutex; every method is one call into the core. Network calls (`enroll`,
-//! `sync`) are async and run on a thread of their own, so a UI thread awaiting them never blocks.
+//! `sync`) are async and run on a thread of their own, so a UI thread awaiting them never blocks; a sync
+//! holds the store only for its local steps, so reports recorded meanwhile do not wait for the network.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -181,8 +182,7 @@ impl FieldStore {
         };
         let _on_drop = CancelOnDrop(cancel.dropped.clone());
         off_thread("gridpatrol-sync", move || {
-            let mut store = lock(&store);
-            let enrollment = store.enrollment()?.ok_or_else(|| {
+            let enrollment = lock(&store).enrollment()?.ok_or_else(|| {
                 FieldError::NotEnrolled(
                     "this device is not enrolled: call enroll first (设备尚未注册)".into(),
                 )
@@ -192,8 +192,8 @@ impl FieldStore {
                 done: AtomicU64::new(0),
                 cancel,
             };
-            let summary =
-                Remote::new(&enrollment.server, &enrollment.token).sync(&mut store, &progress)?;
+            let summary = Remote::new(&enrollment.server, &enrollment.token)
+                .sync_shared(&*store, &progress)?;
             Ok(summary.into())
         })
         .await?

@@ -581,3 +581,68 @@ fn department_desk<'a>(desks: &'a HashMap<&'static str, Desk>, case: &Value) -> 
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
+
+/// A PDA app records while a sync is under way (a long photo upload on 4G): the report is not held up
+/// by the network, and it goes to the server with the same or the next sync.
+#[test]
+fn a_report_made_during_a_sync_does_not_wait_for_it() {
+    use gridpatrol_client::{Phase, SyncProgress};
+    use std::sync::Mutex;
+
+    struct ReportMidUpload<'a> {
+        store: &'a Mutex<DeviceStore>,
+        recorded: Mutex<Option<CaseId>>,
+    }
+    impl SyncProgress for ReportMidUpload<'_> {
+        fn phase(&self, phase: Phase, _total: u64) {
+            if phase == Phase::Photos {
+                // With the store held for the whole sync, this would deadlock.
+                let mut store = self.store.lock().unwrap();
+                let id = store
+                    .report(NewReport {
+                        category: "06010".into(),
+                        location: point_in(STREET_A, 1),
+                        address: "府右街".into(),
+                        description: "上传照片时又发现一处".into(),
+                        photos: vec![],
+                    })
+                    .unwrap();
+                *self.recorded.lock().unwrap() = Some(id);
+            }
+        }
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let (tokens, desks) = setup(&data);
+    let server = Server::serve(&data, &["--supervise-every", "3600"]);
+    let mut dev = device("w-a", STREET_A, &server.base, &tokens["w-a"]);
+    dev.report(0, "06010");
+    let Device { store, remote, .. } = dev;
+    let shared = Mutex::new(store);
+    let progress = ReportMidUpload {
+        store: &shared,
+        recorded: Mutex::new(None),
+    };
+    let summary = remote.sync_shared(&shared, &progress).unwrap();
+    assert_eq!(summary.photos_uploaded, 2, "the photo and its thumbnail");
+    let late = progress
+        .recorded
+        .lock()
+        .unwrap()
+        .expect("recorded during the upload");
+    // Recorded after the documents went up: it waits in the outbox for the next sync.
+    assert_eq!(shared.lock().unwrap().unsynced().unwrap().len(), 1);
+    remote
+        .sync_shared(&shared, &gridpatrol_client::Silent)
+        .unwrap();
+    assert!(shared.lock().unwrap().unsynced().unwrap().is_empty());
+    let (status, case) = call(
+        "GET",
+        &format!("{}/api/v1/cases/{late}", server.base),
+        &desks["d-district"].token,
+        None,
+    );
+    assert_eq!(status, 200, "{case}");
+    server.stop();
+}
