@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use crate::refdata::{Header, HeaderError, fingerprint};
+use crate::refdata::{Header, HeaderError, fingerprint, line_at};
 
 use crate::calendar::ClockType;
 
@@ -168,12 +168,12 @@ impl Catalog {
             .flexible(true) // counted below, to report the line in our own words
             .trim(csv::Trim::All)
             .from_reader(text.as_bytes());
-        let headers = reader.headers().map_err(csv_error)?.clone();
+        let headers = reader.headers().map_err(|e| csv_error(text, e))?.clone();
         let columns = Columns::from_headers(&headers)?;
         let mut rows = Vec::new();
         for record in reader.records() {
-            let record = record.map_err(csv_error)?;
-            let line = record.position().map_or(0, csv::Position::line);
+            let record = record.map_err(|e| csv_error(text, e))?;
+            let line = record.position().map_or(0, |p| line_at(text, p));
             rows.push((line, columns.parse_row(&record, line)?));
         }
         Self::build(rows)
@@ -519,9 +519,9 @@ fn is_legacy_standard(standard_key: &str) -> bool {
     standard_key.starts_with("CJ/T214") || standard_key.starts_with("GB/T30428")
 }
 
-fn csv_error(error: csv::Error) -> CatalogError {
+fn csv_error(text: &str, error: csv::Error) -> CatalogError {
     CatalogError::Csv {
-        line: error.position().map_or(0, csv::Position::line),
+        line: error.position().map_or(0, |p| line_at(text, p)),
         message: error.to_string(),
     }
 }

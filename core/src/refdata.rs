@@ -56,6 +56,19 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     })
 }
 
+/// The 1-based line a record starts on. Counted from the byte offset because the csv crate's own line
+/// number is one short after CRLF line ends (the files Excel writes): its record starts point at the
+/// '\n' of the previous line end.
+pub fn line_at(text: &str, position: &csv::Position) -> u64 {
+    let bytes = text.as_bytes();
+    let mut start = usize::try_from(position.byte()).map_or(bytes.len(), |b| b.min(bytes.len()));
+    while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
+        start += 1;
+    }
+    let newlines = bytes[..start].iter().filter(|&&b| b == b'\n').count();
+    newlines as u64 + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

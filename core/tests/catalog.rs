@@ -352,3 +352,17 @@ fn errors_convert_into_the_core_error() {
         Err(CatalogError::MissingColumn { column: "kind" })
     ));
 }
+
+#[test]
+fn errors_name_the_same_line_with_lf_and_crlf() {
+    for end in ["\n", "\r\n"] {
+        let text = [
+            "standard,code,legacy_code,kind,major_class,minor_class,default_department,deadline_hours,clock,note",
+            "GB/T 47678.5-2026,06010,–,事件,市容环境类,暴露垃圾,城管,4,WH,",
+            "GB/T 47678.5-2026,06011,–,事件,市容环境类,积存垃圾,城管,4,XX,",
+        ]
+        .join(end);
+        let err = gridpatrol_core::catalog::Catalog::from_csv(&text).unwrap_err();
+        assert!(err.to_string().starts_with("line 3:"), "{end:?}: {err}");
+    }
+}

@@ -5,7 +5,7 @@
 //! own deadline. The most specific matching rule wins; without one the catalogue's default department
 //! and deadline for the category apply.
 
-use crate::refdata::{Header, HeaderError, fingerprint};
+use crate::refdata::{Header, HeaderError, fingerprint, line_at};
 
 use chrono::{DateTime, Utc};
 
@@ -374,19 +374,6 @@ fn row_fields(rule: &RoutingRule) -> [String; 6] {
             .unwrap_or_default(),
         rule.note.clone().unwrap_or_default(),
     ]
-}
-
-/// The 1-based line a record starts on. Counted from the byte offset because the csv crate's own line
-/// number is one short after CRLF line ends (the files Excel writes): its record starts point at the
-/// '\n' of the previous line end.
-fn line_at(text: &str, position: &csv::Position) -> u64 {
-    let bytes = text.as_bytes();
-    let mut start = usize::try_from(position.byte()).map_or(bytes.len(), |b| b.min(bytes.len()));
-    while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
-        start += 1;
-    }
-    let newlines = bytes[..start].iter().filter(|&&b| b == b'\n').count();
-    newlines as u64 + 1
 }
 
 fn csv_error(text: &str, error: csv::Error) -> DispatchError {
