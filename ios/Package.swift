@@ -22,6 +22,6 @@ let package = Package(
     targets: [
         nativeLibrary,
         .target(name: "GridPatrolCore", dependencies: ["GridPatrolCoreFFI"], exclude: ["README.md"]),
-        .testTarget(name: "GridPatrolCoreTests", dependencies: ["GridPatrolCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "GridPatrolCoreTests", dependencies: ["GridPatrolCore"]),
     ]
 )

@@ -92,6 +92,7 @@ unmount_all "$CHROOT"
 # --- the library, the server, the bindings -----------------------------------------------------------
 log "cargo build -p gridpatrol-ffi -p gridpatrol-uniffi-bindgen -p gridpatrol-server"
 cargo build --locked -q -p gridpatrol-ffi -p gridpatrol-uniffi-bindgen -p gridpatrol-server
+cargo build --locked -q -p gridpatrol-tests --bin make_jpeg
 LIB="$CARGO_TARGET_DIR/debug/libgridpatrol_ffi.so"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/gridpatrol-swift.XXXXXX")"
@@ -105,6 +106,9 @@ cp -r ios/Package.swift ios/Sources ios/Tests "$PKG/"
 cp "$WORK/generated/GridPatrolCore.swift" "$PKG/Sources/GridPatrolCore/"
 cp "$WORK/generated/GridPatrolCoreFFI.h" "$PKG/Sources/GridPatrolCoreFFI/"
 cp "$LIB" "$WORK/lib/"
+# The camera photo the tests attach, generated rather than committed.
+mkdir -p "$WORK/fixtures"
+"$CARGO_TARGET_DIR/debug/make_jpeg" "$WORK/fixtures/street.jpg" 480 360 7
 
 # --- a real server on loopback -----------------------------------------------------------------------
 log "starting gridpatrol-server demo on 127.0.0.1"
@@ -131,6 +135,7 @@ $SUDO chroot "$CHROOT" env -i PATH=/usr/bin:/bin HOME=/tmp LANG=C.UTF-8 \
   LD_LIBRARY_PATH=/run/gridpatrol/lib \
   GRIDPATROL_SERVER="$SERVER_URL" \
   GRIDPATROL_DEMO_TOKENS=/run/gridpatrol/server/demo-tokens.json \
+  GRIDPATROL_TEST_JPEG=/run/gridpatrol/fixtures/street.jpg \
   swift test --package-path /run/gridpatrol/package --scratch-path /run/gridpatrol/build \
     --disable-swift-testing -Xlinker -L/run/gridpatrol/lib 2>&1 | tee "$WORK/swift-test.log"
 status=${PIPESTATUS[0]}

@@ -5,11 +5,15 @@ import FoundationNetworking
 import XCTest
 @testable import GridPatrolCore
 
-/// A real camera-style JPEG (480x360, baseline), kept as a fixture: Foundation on Linux has no image
-/// encoder to draw one in the test.
+/// A real camera-style JPEG (480x360, baseline). Foundation on Linux has no image encoder, so the test
+/// script writes one with the workspace's `make_jpeg` and names it in GRIDPATROL_TEST_JPEG.
 func cameraJpeg() throws -> Data {
-    let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    return try Data(contentsOf: here.appendingPathComponent("Fixtures/street.jpg"))
+    guard let path = ProcessInfo.processInfo.environment["GRIDPATROL_TEST_JPEG"] else {
+        throw NSError(domain: "GridPatrolTests", code: 1, userInfo: [
+            NSLocalizedDescriptionKey: "GRIDPATROL_TEST_JPEG is not set: run the tests with scripts/test-swift.sh",
+        ])
+    }
+    return try Data(contentsOf: URL(fileURLWithPath: path))
 }
 
 /// A report as a worker files it in the demo district (Beijing, Xicheng).
