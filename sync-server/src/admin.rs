@@ -8,7 +8,9 @@ use gridpatrol_core::grid::GridIndex;
 use serde::Serialize;
 
 use crate::centre::CommandCentre;
-use crate::db::{DeskRow, District, RefName, WorkerRow};
+use crate::db::{
+    DeskListing, DeskRow, DeviceListing, DeviceSelector, District, RefName, WorkerRow,
+};
 use crate::error::ServerError;
 use crate::principal::{DESK_TOKEN_PREFIX, DEVICE_TOKEN_PREFIX, DeskRole, new_token};
 
@@ -339,6 +341,103 @@ pub fn add_desk(
         }
         w.audit("admin", "desk add", None, Some(id))?;
         Ok(())
+    })?;
+    Ok(NewDesk { desk, token })
+}
+
+/// The workers, each with how many live device tokens it has.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerListing {
+    #[serde(flatten)]
+    pub worker: WorkerRow,
+    pub live_devices: usize,
+}
+
+pub fn list_workers(centre: &CommandCentre) -> Result<Vec<WorkerListing>, ServerError> {
+    Ok(centre.db.read(|r| {
+        let devices = r.devices(None)?;
+        Ok::<_, crate::db::DbError>(
+            r.workers()?
+                .into_iter()
+                .map(|worker| {
+                    let live_devices = devices
+                        .iter()
+                        .filter(|d| d.worker_id == worker.id && d.revoked_at.is_none())
+                        .count();
+                    WorkerListing {
+                        worker,
+                        live_devices,
+                    }
+                })
+                .collect(),
+        )
+    })?)
+}
+
+pub fn list_devices(
+    centre: &CommandCentre,
+    worker: Option<&str>,
+) -> Result<Vec<DeviceListing>, ServerError> {
+    Ok(centre.db.read(|r| r.devices(worker))?)
+}
+
+pub fn list_desks(centre: &CommandCentre) -> Result<Vec<DeskListing>, ServerError> {
+    Ok(centre.db.read(|r| r.desks())?)
+}
+
+/// Revokes device tokens (a lost or stolen PDA, a worker who left): from the next request on, the
+/// server answers them 401. What the device had not synced stays on the device.
+pub fn revoke_devices(
+    centre: &CommandCentre,
+    selector: DeviceSelector<'_>,
+) -> Result<Vec<DeviceListing>, ServerError> {
+    centre.db.write(|w| {
+        let revoked = w.revoke_devices(selector)?;
+        if revoked.is_empty() {
+            let what = match selector {
+                DeviceSelector::DeviceId(id) => {
+                    format!("no live token is bound to device {id} (该设备无有效令牌)")
+                }
+                DeviceSelector::Worker(worker) => {
+                    format!("worker {worker} has no live device token (该网格员无有效设备令牌)")
+                }
+            };
+            return Err(ServerError::NotFound(what));
+        }
+        for d in &revoked {
+            let who = format!(
+                "device:{}/{}",
+                d.worker_id,
+                d.device_id.as_deref().unwrap_or("-")
+            );
+            w.audit("admin", "device revoke", None, Some(&who))?;
+        }
+        Ok(revoked)
+    })
+}
+
+pub fn revoke_desk(centre: &CommandCentre, id: &str) -> Result<(), ServerError> {
+    centre.db.write(|w| {
+        if !w.revoke_desk(id)? {
+            return Err(ServerError::NotFound(format!(
+                "no desk {id} with a live token (无此坐席或已吊销)"
+            )));
+        }
+        w.audit("admin", "desk revoke", None, Some(id))?;
+        Ok(())
+    })
+}
+
+/// A new token for a desk (a leaked or forgotten one); the old token stops working, and a revoked desk
+/// is reinstated.
+pub fn rotate_desk(centre: &CommandCentre, id: &str) -> Result<NewDesk, ServerError> {
+    let (token, hash) = new_token(DESK_TOKEN_PREFIX);
+    let desk = centre.db.write(|w| {
+        let desk = w
+            .rotate_desk(id, &hash)?
+            .ok_or_else(|| ServerError::NotFound(format!("no desk {id} (无此坐席)")))?;
+        w.audit("admin", "desk rotate", None, Some(id))?;
+        Ok::<_, ServerError>(desk)
     })?;
     Ok(NewDesk { desk, token })
 }

@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use chrono::FixedOffset;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::centre::{CommandCentre, Options};
-use crate::db::Db;
+use crate::db::{Db, DeviceListing, DeviceSelector};
 use crate::demo::{self, DemoToken};
 use crate::{admin, serve};
 
@@ -144,6 +145,8 @@ enum WorkerCommand {
         #[arg(long, value_delimiter = ',', required = true)]
         cells: Vec<String>,
     },
+    /// The workers, their cells and how many live device tokens each has.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -151,6 +154,21 @@ enum DeviceCommand {
     Add {
         #[arg(long)]
         worker: String,
+    },
+    /// Device tokens (never the tokens themselves): bound device id, enrolled, revoked.
+    List {
+        #[arg(long)]
+        worker: Option<String>,
+    },
+    /// Revoke device tokens (a lost or stolen PDA, a worker who left): the server refuses them at once.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["device_id", "worker"])))]
+    Revoke {
+        /// The device id the token was enrolled with (see `device list`).
+        #[arg(long)]
+        device_id: Option<String>,
+        /// Every live token of this worker, enrolled or not.
+        #[arg(long)]
+        worker: Option<String>,
     },
 }
 
@@ -168,6 +186,18 @@ enum DeskCommand {
         /// For department desks: the department, as the catalogue and routing rules name it.
         #[arg(long)]
         department: Option<String>,
+    },
+    /// The desks: role, scope, department, revoked.
+    List,
+    /// Revoke a desk's token: the server refuses it at once and open dashboards are signed out.
+    Revoke {
+        #[arg(long)]
+        id: String,
+    },
+    /// A new token for a desk (leaked or forgotten); the old one stops working, a revoked desk is reinstated.
+    Rotate {
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -295,6 +325,58 @@ fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) -> 
     Ok(())
 }
 
+type Utc = chrono::DateTime<chrono::Utc>;
+
+/// One table row: each cell padded to its column's width in terminal columns (a Chinese character
+/// takes two, so `format!`'s padding would misalign them); the last cell is not padded.
+fn row(cells: &[(&str, usize)]) -> String {
+    let mut out = String::new();
+    for (i, (text, width)) in cells.iter().enumerate() {
+        out += text;
+        if i + 1 < cells.len() {
+            let used = unicode_width::UnicodeWidthStr::width(*text);
+            out += &" ".repeat(width.saturating_sub(used) + 1);
+        }
+    }
+    out.push('\n');
+    out
+}
+
+const DEVICE_COLUMNS: [usize; 5] = [14, 36, 16, 16, 0];
+
+/// Local wall-clock minutes (the work calendar's offset), as people at the command centre read times.
+fn local(at: Utc, offset: FixedOffset) -> String {
+    at.with_timezone(&offset)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+fn state(revoked: Option<Utc>, offset: FixedOffset) -> String {
+    match revoked {
+        Some(at) => format!("已吊销 revoked {}", local(at, offset)),
+        None => "有效 live".to_owned(),
+    }
+}
+
+fn device_line(d: &DeviceListing, offset: FixedOffset) -> String {
+    let enrolled = d
+        .enrolled_at
+        .map(|at| local(at, offset))
+        .unwrap_or_else(|| "-".into());
+    let cells = [
+        d.worker_id.as_str(),
+        d.device_id.as_deref().unwrap_or("（未注册 not enrolled）"),
+        &local(d.created_at, offset),
+        &enrolled,
+        &state(d.revoked_at, offset),
+    ];
+    row(&cells
+        .iter()
+        .zip(DEVICE_COLUMNS)
+        .map(|(c, w)| (*c, w))
+        .collect::<Vec<_>>())
+}
+
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path)
         .with_context(|| format!("cannot read {} (无法读取文件)", path.display()))
@@ -302,6 +384,7 @@ fn read(path: &Path) -> Result<String> {
 
 fn admin(data: &Path, json: bool, command: AdminCommand) -> Result<()> {
     let centre = CommandCentre::open(data, Options::default())?;
+    let offset = centre.reference().calendar.utc_offset();
     match command {
         AdminCommand::District {
             command: DistrictCommand::Create { code, name },
@@ -368,6 +451,126 @@ fn admin(data: &Path, json: bool, command: AdminCommand) -> Result<()> {
                     w.id,
                     w.name,
                     w.cells.join(",")
+                )
+            })?;
+        }
+        AdminCommand::Worker {
+            command: WorkerCommand::List,
+        } => {
+            let list = admin::list_workers(&centre)?;
+            print(json, &list, || {
+                let widths = [14, 12, 12, 0];
+                let mut out = row(&[
+                    ("网格员 worker", widths[0]),
+                    ("姓名 name", widths[1]),
+                    ("设备 devices", widths[2]),
+                    ("网格 cells", widths[3]),
+                ]);
+                for w in &list {
+                    out += &row(&[
+                        (&w.worker.id, widths[0]),
+                        (&w.worker.name, widths[1]),
+                        (&w.live_devices.to_string(), widths[2]),
+                        (&w.worker.cells.join(","), widths[3]),
+                    ]);
+                }
+                out += &format!("共 {} 名网格员 {} workers", list.len(), list.len());
+                out
+            })?;
+        }
+        AdminCommand::Device {
+            command: DeviceCommand::List { worker },
+        } => {
+            let list = admin::list_devices(&centre, worker.as_deref())?;
+            print(json, &list, || {
+                let headers = [
+                    "网格员 worker",
+                    "设备 device id",
+                    "签发 issued",
+                    "注册 enrolled",
+                    "状态 state",
+                ];
+                let mut out = row(&headers
+                    .iter()
+                    .zip(DEVICE_COLUMNS)
+                    .map(|(h, w)| (*h, w))
+                    .collect::<Vec<_>>());
+                for d in &list {
+                    out += &device_line(d, offset);
+                }
+                out += &format!("共 {} 个设备令牌 {} device tokens", list.len(), list.len());
+                out
+            })?;
+        }
+        AdminCommand::Device {
+            command: DeviceCommand::Revoke { device_id, worker },
+        } => {
+            let selector = match (&device_id, &worker) {
+                (Some(id), _) => DeviceSelector::DeviceId(id),
+                (None, Some(w)) => DeviceSelector::Worker(w),
+                (None, None) => anyhow::bail!("give --device-id or --worker (须指定设备或网格员)"),
+            };
+            let revoked = admin::revoke_devices(&centre, selector)?;
+            print(json, &revoked, || {
+                let mut out = format!(
+                    "已吊销 {} 个设备令牌 Revoked {} device tokens; the server refuses them from now on:\n",
+                    revoked.len(),
+                    revoked.len()
+                );
+                for d in &revoked {
+                    out += &device_line(d, offset);
+                }
+                out.trim_end().to_owned()
+            })?;
+        }
+        AdminCommand::Desk {
+            command: DeskCommand::List,
+        } => {
+            let list = admin::list_desks(&centre)?;
+            print(json, &list, || {
+                let widths = [14, 12, 15, 16, 0];
+                let mut out = row(&[
+                    ("坐席 desk", widths[0]),
+                    ("角色 role", widths[1]),
+                    ("范围 scope", widths[2]),
+                    ("部门 dept", widths[3]),
+                    ("状态 state", widths[4]),
+                ]);
+                for d in &list {
+                    out += &row(&[
+                        (&d.desk.id, widths[0]),
+                        (&d.desk.role, widths[1]),
+                        (&d.desk.scope, widths[2]),
+                        (d.desk.department.as_deref().unwrap_or("-"), widths[3]),
+                        (&state(d.revoked_at, offset), widths[4]),
+                    ]);
+                }
+                out += &format!("共 {} 个坐席 {} desks", list.len(), list.len());
+                out
+            })?;
+        }
+        AdminCommand::Desk {
+            command: DeskCommand::Revoke { id },
+        } => {
+            admin::revoke_desk(&centre, &id)?;
+            print(
+                json,
+                &serde_json::json!({"id": id, "revoked": true}),
+                || {
+                    format!(
+                        "已吊销坐席 {id} 的令牌 Revoked desk {id}: the server refuses its token from now on"
+                    )
+                },
+            )?;
+        }
+        AdminCommand::Desk {
+            command: DeskCommand::Rotate { id },
+        } => {
+            let d = admin::rotate_desk(&centre, &id)?;
+            print(json, &d, || {
+                format!(
+                    "已为坐席 {} 换发令牌，旧令牌已失效 New token for desk {}; the old one no longer works\n坐席令牌（仅显示一次）Desk token (shown once): {}",
+                    d.desk.id, d.desk.id, d.token
                 )
             })?;
         }

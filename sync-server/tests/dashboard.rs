@@ -4,36 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Pda, Server, seed};
+use common::{Pda, Server, listen, ready, seed};
 use gridpatrol_core::case::CaseId;
 use serde_json::{Value, json};
-
-/// The events of `GET /api/v1/events` as (event, data), read on a thread.
-fn listen(base: &str, query_token: &str) -> mpsc::Receiver<(String, Value)> {
-    let (tx, rx) = mpsc::channel();
-    let url = format!("{base}/api/v1/events?token={query_token}");
-    std::thread::spawn(move || {
-        let response = ureq::get(&url).call().expect("the event stream");
-        let reader = BufReader::new(response.into_body().into_reader());
-        let mut event = String::new();
-        for line in reader.lines() {
-            let Ok(line) = line else { return };
-            if let Some(e) = line.strip_prefix("event:") {
-                event = e.trim().to_owned();
-            } else if let Some(d) = line.strip_prefix("data:") {
-                let data = serde_json::from_str(d.trim()).unwrap_or(Value::Null);
-                if tx.send((std::mem::take(&mut event), data)).is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    rx
-}
 
 /// The next `case_changed` event, skipping the others; `None` when none comes within `wait`.
 fn next_change(rx: &mpsc::Receiver<(String, Value)>, wait: Duration) -> Option<Value> {
@@ -46,13 +22,6 @@ fn next_change(rx: &mpsc::Receiver<(String, Value)>, wait: Duration) -> Option<V
             Err(_) => return None,
         }
     }
-}
-
-fn ready(rx: &mpsc::Receiver<(String, Value)>) {
-    let (event, _) = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the stream says it is ready");
-    assert_eq!(event, "ready");
 }
 
 #[test]

@@ -29,7 +29,7 @@ pub use audit::{AuditEntry, audit};
 pub use backend::COMPACT_AFTER_CHANGES;
 pub use cases::{CaseFilter, CasePage, CaseRow, ListScope, Supervised};
 pub use pool::{PoolEntry, RouteRow};
-pub use principals::{DeskRow, DeviceRow, WorkerRow};
+pub use principals::{DeskListing, DeskRow, DeviceListing, DeviceRow, DeviceSelector, WorkerRow};
 pub use reference::{District, RefName};
 
 pub const DB_FILE: &str = "server.sqlite3";

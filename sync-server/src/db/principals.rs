@@ -1,6 +1,7 @@
 //! Workers, their devices and the desks, with tokens stored only as their sha256.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::{DbError, Read, Write};
@@ -30,6 +31,50 @@ pub struct DeskRow {
     pub department: Option<String>,
 }
 
+/// A device token as the admin lists it (never the token itself).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceListing {
+    pub worker_id: String,
+    /// Bound at enrollment; `None` before.
+    pub device_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub enrolled_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A desk as the admin lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeskListing {
+    #[serde(flatten)]
+    pub desk: DeskRow,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Which device tokens to revoke.
+#[derive(Debug, Clone, Copy)]
+pub enum DeviceSelector<'a> {
+    /// The live token bound to this device id.
+    DeviceId(&'a str),
+    /// Every live token of this worker, enrolled or not.
+    Worker(&'a str),
+}
+
+fn at(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Columns: worker_id, device_id, created_ms, enrolled_ms, revoked_ms.
+fn device_listing(r: &Row<'_>) -> rusqlite::Result<DeviceListing> {
+    Ok(DeviceListing {
+        worker_id: r.get(0)?,
+        device_id: r.get(1)?,
+        created_at: at(r.get(2)?),
+        enrolled_at: r.get::<_, Option<i64>>(3)?.map(at),
+        revoked_at: r.get::<_, Option<i64>>(4)?.map(at),
+    })
+}
+
 fn worker_from(id: String, name: String, cells: String) -> Result<WorkerRow, DbError> {
     let cells = serde_json::from_str(&cells)
         .map_err(|e| DbError::Corrupt(format!("worker {id}: cells: {e}")))?;
@@ -57,7 +102,9 @@ fn workers(conn: &Connection) -> Result<Vec<WorkerRow>, DbError> {
 
 fn device_by_token(conn: &Connection, token_hash: &str) -> Result<Option<DeviceRow>, DbError> {
     let row: Option<(String, Option<String>)> = conn
-        .prepare_cached("SELECT worker_id, device_id FROM device WHERE token_hash = ?1")?
+        .prepare_cached(
+            "SELECT worker_id, device_id FROM device WHERE token_hash = ?1 AND revoked_ms IS NULL",
+        )?
         .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((worker_id, device_id)) = row else {
@@ -70,7 +117,7 @@ fn device_by_token(conn: &Connection, token_hash: &str) -> Result<Option<DeviceR
 
 fn desk_by_token(conn: &Connection, token_hash: &str) -> Result<Option<DeskRow>, DbError> {
     Ok(conn
-        .prepare_cached("SELECT id, role, scope, department FROM desk WHERE token_hash = ?1")?
+        .prepare_cached("SELECT id, role, scope, department FROM desk WHERE token_hash = ?1 AND revoked_ms IS NULL")?
         .query_row([token_hash], |r| {
             Ok(DeskRow {
                 id: r.get(0)?,
@@ -93,6 +140,35 @@ impl Read<'_> {
 
     pub fn workers(&self) -> Result<Vec<WorkerRow>, DbError> {
         workers(self.conn)
+    }
+
+    /// Device tokens, newest first within a worker; all workers' when `worker` is `None`.
+    pub fn devices(&self, worker: Option<&str>) -> Result<Vec<DeviceListing>, DbError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT worker_id, device_id, created_ms, enrolled_ms, revoked_ms FROM device
+             WHERE ?1 IS NULL OR worker_id = ?1 ORDER BY worker_id, created_ms DESC, rowid DESC",
+        )?;
+        let rows = stmt.query_map([worker], device_listing)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn desks(&self) -> Result<Vec<DeskListing>, DbError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, role, scope, department, created_ms, revoked_ms FROM desk ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(DeskListing {
+                desk: DeskRow {
+                    id: r.get(0)?,
+                    role: r.get(1)?,
+                    scope: r.get(2)?,
+                    department: r.get(3)?,
+                },
+                created_at: at(r.get(4)?),
+                revoked_at: r.get::<_, Option<i64>>(5)?.map(at),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
@@ -132,7 +208,7 @@ impl Write<'_> {
         Ok(self
             .tx
             .query_row(
-                "SELECT 1 FROM device WHERE device_id = ?1 AND token_hash <> ?2",
+                "SELECT 1 FROM device WHERE device_id = ?1 AND token_hash <> ?2 AND revoked_ms IS NULL",
                 params![device_id, token_hash],
                 |_| Ok(()),
             )
@@ -163,5 +239,57 @@ impl Write<'_> {
             ],
         )?;
         Ok(n == 1)
+    }
+
+    /// Revokes the selected live device tokens; returns what was revoked (empty when nothing matched).
+    pub fn revoke_devices(
+        &self,
+        selector: DeviceSelector<'_>,
+    ) -> Result<Vec<DeviceListing>, DbError> {
+        let (sql, key) = match selector {
+            DeviceSelector::DeviceId(id) => (
+                "UPDATE device SET revoked_ms = ?2 WHERE device_id = ?1 AND revoked_ms IS NULL
+                 RETURNING worker_id, device_id, created_ms, enrolled_ms, revoked_ms",
+                id,
+            ),
+            DeviceSelector::Worker(w) => (
+                "UPDATE device SET revoked_ms = ?2 WHERE worker_id = ?1 AND revoked_ms IS NULL
+                 RETURNING worker_id, device_id, created_ms, enrolled_ms, revoked_ms",
+                w,
+            ),
+        };
+        let mut stmt = self.tx.prepare(sql)?;
+        let rows = stmt.query_map(params![key, self.now_ms], device_listing)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Revokes a desk's token. Returns false when there is no such live desk.
+    pub fn revoke_desk(&self, id: &str) -> Result<bool, DbError> {
+        let n = self.tx.execute(
+            "UPDATE desk SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
+            params![id, self.now_ms],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Gives a desk a new token (the old one stops working) and lifts a revocation. Returns the desk, or
+    /// `None` when there is no desk with that id.
+    pub fn rotate_desk(&self, id: &str, token_hash: &str) -> Result<Option<DeskRow>, DbError> {
+        Ok(self
+            .tx
+            .query_row(
+                "UPDATE desk SET token_hash = ?2, revoked_ms = NULL WHERE id = ?1
+                 RETURNING id, role, scope, department",
+                params![id, token_hash],
+                |r| {
+                    Ok(DeskRow {
+                        id: r.get(0)?,
+                        role: r.get(1)?,
+                        scope: r.get(2)?,
+                        department: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 }

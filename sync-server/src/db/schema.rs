@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use super::DbError;
 
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const V1: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -118,6 +118,27 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_case ON audit_log (case_id);
 ";
 
+/// Revocation (吊销). The device table is rebuilt because SQLite cannot drop a column's UNIQUE: a device id
+/// is unique among live tokens only, so a device whose token was revoked by mistake (or handed to a
+/// replacement worker) can enroll again with a new token and keep its actor and sync state.
+const V2: &str = "
+CREATE TABLE device_v2 (
+    token_hash TEXT PRIMARY KEY,
+    worker_id TEXT NOT NULL REFERENCES worker (id),
+    device_id TEXT,
+    created_ms INTEGER NOT NULL,
+    enrolled_ms INTEGER,
+    revoked_ms INTEGER
+);
+INSERT INTO device_v2 (token_hash, worker_id, device_id, created_ms, enrolled_ms)
+    SELECT token_hash, worker_id, device_id, created_ms, enrolled_ms FROM device;
+DROP TABLE device;
+ALTER TABLE device_v2 RENAME TO device;
+CREATE UNIQUE INDEX device_live_id ON device (device_id) WHERE revoked_ms IS NULL;
+CREATE INDEX device_worker ON device (worker_id);
+ALTER TABLE desk ADD COLUMN revoked_ms INTEGER;
+";
+
 pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
@@ -133,7 +154,70 @@ pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     if found < 1 {
         tx.execute_batch(V1)?;
     }
+    if found < 2 {
+        tx.execute_batch(V2)?;
+    }
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written by the first release keeps its workers, devices and desks, and gains
+    /// revocation; a device id is then unique among live tokens only.
+    #[test]
+    fn version_1_migrates_to_revocation_keeping_every_row() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO worker VALUES ('w-001', '张三', '[\"110102001\"]', 1);
+             INSERT INTO device VALUES ('h1', 'w-001', 'dev-a', 2, 3);
+             INSERT INTO device VALUES ('h2', 'w-001', NULL, 4, NULL);
+             INSERT INTO desk VALUES ('k1', 'd-01', 'dispatcher', '110102', NULL, 5);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        type DeviceCols = (String, Option<String>, i64, Option<i64>, Option<i64>);
+        let devices: Vec<DeviceCols> = conn
+            .prepare("SELECT token_hash, device_id, created_ms, enrolled_ms, revoked_ms FROM device ORDER BY token_hash")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            devices,
+            vec![
+                ("h1".into(), Some("dev-a".into()), 2, Some(3), None),
+                ("h2".into(), None, 4, None, None),
+            ]
+        );
+        let desk: (String, Option<i64>) = conn
+            .query_row("SELECT id, revoked_ms FROM desk", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(desk, ("d-01".into(), None));
+
+        // Two live tokens may not share a device id; a revoked one no longer holds it.
+        let bind_h2 = "UPDATE device SET device_id = 'dev-a' WHERE token_hash = 'h2'";
+        assert!(conn.execute(bind_h2, []).is_err());
+        conn.execute(
+            "UPDATE device SET revoked_ms = 9 WHERE token_hash = 'h1'",
+            [],
+        )
+        .unwrap();
+        assert_eq!(conn.execute(bind_h2, []).unwrap(), 1);
+
+        // Migrating again is a no-op.
+        migrate(&mut conn).unwrap();
+    }
 }

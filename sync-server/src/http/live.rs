@@ -33,7 +33,7 @@ async fn desk_from(
     state: &AppState,
     headers: &HeaderMap,
     query: Option<String>,
-) -> Result<Desk, ServerError> {
+) -> Result<(Desk, String), ServerError> {
     let header = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -54,10 +54,89 @@ async fn desk_from(
         ));
     }
     let hash = hash_token(&token);
-    let row = blocking(state, move |c| Ok(c.db.read(|r| r.desk_by_token(&hash))?)).await?;
-    Desk::from_row(row.ok_or_else(|| {
+    let row = blocking(state, {
+        let hash = hash.clone();
+        move |c| Ok(c.db.read(|r| r.desk_by_token(&hash))?)
+    })
+    .await?;
+    let desk = Desk::from_row(row.ok_or_else(|| {
         ServerError::Unauthorized("unknown or revoked token (令牌无效或已吊销)".into())
-    })?)
+    })?)?;
+    Ok((desk, hash))
+}
+
+/// How often an open stream checks that its token is still live: a desk revoked by `admin desk revoke`
+/// (another process) loses its stream within this time. One indexed lookup per stream per period.
+const RECHECK_TOKEN_EVERY: Duration = Duration::from_secs(10);
+
+/// What the stream carries between events.
+struct Listener {
+    rx: tokio::sync::broadcast::Receiver<crate::events::CaseChanged>,
+    closing: tokio::sync::watch::Receiver<bool>,
+    desk: Desk,
+    token_hash: String,
+    recheck: tokio::time::Interval,
+    state: AppState,
+    first: bool,
+    revoked: bool,
+}
+
+impl Listener {
+    async fn token_live(&self) -> bool {
+        let hash = self.token_hash.clone();
+        // A storage error is not a revocation: keep the stream, check again next period.
+        blocking(&self.state, move |c| {
+            Ok(c.db.read(|r| r.desk_by_token(&hash))?)
+        })
+        .await
+        .map_or(true, |row| row.is_some())
+    }
+
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Listener)> {
+        if self.revoked {
+            return None;
+        }
+        if self.first {
+            self.first = false;
+            // Tells the client the stream is live (and that it may have missed changes while it was not).
+            let hello = Event::default().event("ready").data("{}");
+            return Some((Ok(hello), self));
+        }
+        loop {
+            if *self.closing.borrow() {
+                return None;
+            }
+            tokio::select! {
+                _ = self.closing.changed() => return None,
+                _ = self.recheck.tick() => {
+                    if !self.token_live().await {
+                        // The dashboard signs out on this; the stream then ends.
+                        self.revoked = true;
+                        let event = Event::default().event("revoked").data("{}");
+                        return Some((Ok(event), self));
+                    }
+                }
+                got = self.rx.recv() => match got {
+                    Ok(change) => {
+                        if !self.desk.sees_parts(change.cell.as_deref(), change.department.as_deref()) {
+                            continue;
+                        }
+                        let event = Event::default()
+                            .event("case_changed")
+                            .json_data(&change)
+                            .unwrap_or_else(|_| Event::default().event("resync").data("{}"));
+                        return Some((Ok(event), self));
+                    }
+                    // Fell behind: the client reloads what it shows.
+                    Err(RecvError::Lagged(_)) => {
+                        let event = Event::default().event("resync").data("{}");
+                        return Some((Ok(event), self));
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+            }
+        }
+    }
 }
 
 pub async fn events(
@@ -65,44 +144,24 @@ pub async fn events(
     headers: HeaderMap,
     QueryParams(q): QueryParams<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ServerError> {
-    let desk = desk_from(&state, &headers, q.token).await?;
+    let (desk, token_hash) = desk_from(&state, &headers, q.token).await?;
     let (rx, closing) = state.db.events().subscribe();
-    let stream = futures_util::stream::unfold(
-        (rx, closing, desk, true),
-        |(mut rx, mut closing, desk, first)| async move {
-            if first {
-                // Tells the client the stream is live (and that it may have missed changes while it was not).
-                let hello = Event::default().event("ready").data("{}");
-                return Some((Ok(hello), (rx, closing, desk, false)));
-            }
-            loop {
-                if *closing.borrow() {
-                    return None;
-                }
-                tokio::select! {
-                    _ = closing.changed() => return None,
-                    got = rx.recv() => match got {
-                        Ok(change) => {
-                            if !desk.sees_parts(change.cell.as_deref(), change.department.as_deref()) {
-                                continue;
-                            }
-                            let event = Event::default()
-                                .event("case_changed")
-                                .json_data(&change)
-                                .unwrap_or_else(|_| Event::default().event("resync").data("{}"));
-                            return Some((Ok(event), (rx, closing, desk, false)));
-                        }
-                        // Fell behind: the client reloads what it shows.
-                        Err(RecvError::Lagged(_)) => {
-                            let event = Event::default().event("resync").data("{}");
-                            return Some((Ok(event), (rx, closing, desk, false)));
-                        }
-                        Err(RecvError::Closed) => return None,
-                    },
-                }
-            }
-        },
+    let mut recheck = tokio::time::interval_at(
+        tokio::time::Instant::now() + RECHECK_TOKEN_EVERY,
+        RECHECK_TOKEN_EVERY,
     );
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let listener = Listener {
+        rx,
+        closing,
+        desk,
+        token_hash,
+        recheck,
+        state,
+        first: true,
+        revoked: false,
+    };
+    let stream = futures_util::stream::unfold(listener, Listener::next);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
@@ -130,7 +189,7 @@ pub fn document(doc: &mut serde_json::Value) {
         }
     }});
     paths["/api/v1/events"] = json!({"get": {
-        "summary": "Live updates (server-sent events): `ready` once, then `case_changed` {id, stage} whenever a case the desk may see is saved (device sync, desk action, supervision); `resync` when the listener fell behind",
+        "summary": "Live updates (server-sent events): `ready` once, then `case_changed` {id, stage} whenever a case the desk may see is saved (device sync, desk action, supervision); `resync` when the listener fell behind; `revoked` (then the stream ends) when the desk's token has been revoked or rotated",
         "security": [{"deskToken": []}],
         "parameters": [{"name": "token", "in": "query", "description": "The desk token, for clients that cannot set headers (EventSource)", "schema": {"type": "string"}}],
         "responses": {

@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use gridpatrol_core::case::{CaseId, Location};
@@ -380,4 +381,35 @@ impl Pda {
         }
         panic!("sync did not settle");
     }
+}
+
+/// The events of `GET /api/v1/events` as (event, data), read on a thread.
+pub fn listen(base: &str, query_token: &str) -> mpsc::Receiver<(String, Value)> {
+    let (tx, rx) = mpsc::channel();
+    let url = format!("{base}/api/v1/events?token={query_token}");
+    std::thread::spawn(move || {
+        let response = ureq::get(&url).call().expect("the event stream");
+        let reader = BufReader::new(response.into_body().into_reader());
+        let mut event = String::new();
+        for line in reader.lines() {
+            let Ok(line) = line else { return };
+            if let Some(e) = line.strip_prefix("event:") {
+                event = e.trim().to_owned();
+            } else if let Some(d) = line.strip_prefix("data:") {
+                let data = serde_json::from_str(d.trim()).unwrap_or(Value::Null);
+                if tx.send((std::mem::take(&mut event), data)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for the stream's first event, `ready`.
+pub fn ready(rx: &mpsc::Receiver<(String, Value)>) {
+    let (event, _) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the stream says it is ready");
+    assert_eq!(event, "ready");
 }
