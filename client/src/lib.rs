@@ -43,7 +43,13 @@ pub enum ClientError {
 
 fn describe(status: u16, code: &str, message: &str) -> String {
     let what = match status {
-        401 => "令牌无效 the token is not valid",
+        // On a PDA this usually means the command centre revoked the token (a lost device, a
+        // reassignment): say what to do, and that nothing recorded is lost.
+        401 => {
+            "令牌无效或已吊销，请向指挥中心申请新令牌后重新注册（enroll），未同步的案件仍保存在本机 \
+             the token is not valid or was revoked: ask the command centre for a new one and enroll \
+             again; cases not yet synced stay on this device"
+        }
         403 => "服务器拒绝 refused by the server",
         409 => "冲突 conflict",
         413 => "请求过大 request too large",
