@@ -18,12 +18,20 @@ export function onCaseChanged(f: Listener): () => void {
   return () => listeners.delete(f);
 }
 
-export function connect(token: string, onStatus: (up: boolean) => void): void {
+/**
+ * Opens the stream. `onRevoked` runs when the server says the token was revoked or rotated (the stream
+ * then ends; reconnecting would only be refused).
+ */
+export function connect(token: string, onStatus: (up: boolean) => void, onRevoked: () => void): void {
   disconnect();
   statusCb = onStatus;
   source = new EventSource(`/api/v1/events?token=${encodeURIComponent(token)}`);
   source.addEventListener('open', () => statusCb(true));
   source.addEventListener('error', () => statusCb(false));
+  source.addEventListener('revoked', () => {
+    disconnect();
+    onRevoked();
+  });
   source.addEventListener('case_changed', (ev) => {
     let data: CaseChanged;
     try {

@@ -3,7 +3,7 @@
 
 import './style.css';
 import { ApiError, api, getToken, setToken, setUnauthorizedHandler } from './api';
-import { h, mount } from './dom';
+import { h, mount, toast } from './dom';
 import { getLang, roleLabel, setLang, t } from './i18n';
 import { connect, disconnect } from './live';
 import { session } from './state';
@@ -42,6 +42,10 @@ async function signIn(token: string): Promise<string | null> {
       dot.className = up ? 'live on' : 'live off';
       dot.textContent = up ? t('live_on') : t('live_off');
     }
+  }, () => {
+    // The admin revoked or rotated this desk's token: nothing it shows may stay on screen.
+    signOut();
+    toast(t('token_revoked'), 'error');
   });
   return null;
 }
