@@ -10,6 +10,8 @@ use crate::db::{DbError, District, Read, RefName};
 
 pub struct Reference {
     pub catalog: Catalog,
+    /// `catalog.version()`, computed once: every sync response names it.
+    pub catalog_version: String,
     pub routing: RoutingRules,
     pub calendar: WorkCalendar,
     /// Empty until grids are imported.
@@ -45,6 +47,7 @@ impl Reference {
             None => GridIndex::new(Vec::new()).map_err(|e| corrupt("grids", &e))?,
         };
         Ok(Reference {
+            catalog_version: catalog.version(),
             catalog,
             routing,
             calendar,

@@ -13,5 +13,10 @@ pub mod memory;
 pub mod server;
 pub mod wire;
 
+/// The HTTP header on every sync response naming the version (fingerprint) of the server's category
+/// catalogue: a device whose catalogue differs fetches the new one (`GET /api/v1/catalog?format=csv`), so
+/// a catalogue edited at the command centre reaches the PDAs without an extra request per sync.
+pub const CATALOG_VERSION_HEADER: &str = "gridpatrol-catalog-version";
+
 pub use server::{DeviceScope, ServerSync, SyncBackend, SyncError, SyncOutcome};
 pub use wire::{DocPull, DocPush, SyncRequest, SyncResponse, WireError};

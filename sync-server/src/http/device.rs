@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderName;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use gridpatrol_core::sync::SyncRequest;
+use gridpatrol_core::sync::{CATALOG_VERSION_HEADER, SyncRequest};
 use serde::Deserialize;
 
 use super::extract::{JsonBody, QueryParams, RawBody};
@@ -43,7 +44,15 @@ pub async fn sync(
     let response = blocking(&state, move |c| c.sync_device(&device, &request)).await?;
     let bytes = response.encode();
     add(&state.metrics.sync_bytes_out, bytes.len() as u64);
-    Ok(([(CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    let catalog = state.reference().catalog_version.clone();
+    Ok((
+        [
+            (CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (HeaderName::from_static(CATALOG_VERSION_HEADER), catalog),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]

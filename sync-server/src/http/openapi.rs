@@ -44,6 +44,7 @@ fn api_document() -> Value {
     let device = json!([{"deviceToken": []}]);
     let desk = json!([{"deskToken": []}]);
     let either = json!([{"deviceToken": []}, {"deskToken": []}]);
+    let catalog_version = json!({"description": "The version (fingerprint) of the catalogue in force: a device whose own differs fetches `GET /api/v1/catalog?format=csv`", "schema": {"type": "string"}});
     let case_id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
     let sha = json!({"name": "sha256", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}});
     let stages = gridpatrol_core::workflow::Stage::ALL.map(|s| s.as_str());
@@ -82,7 +83,7 @@ fn api_document() -> Value {
                 "security": device,
                 "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream", "maxLength": gridpatrol_core::sync::wire::MAX_MESSAGE_BYTES}}}},
                 "responses": {
-                    "200": {"description": "SyncResponse bytes", "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}},
+                    "200": {"description": "SyncResponse bytes", "headers": {"gridpatrol-catalog-version": catalog_version.clone()}, "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}},
                     "400": {"description": "Undecodable message (code `wire`, a version mismatch says so) or malformed changes (code `malformed`)", "content": {"application/json": {"schema": schema("Error")}}},
                     "401": error_responses(&["401"])["401"],
                     "403": {"description": "Refused (code `sync_refused`: a change outside the device's scope, by another actor, or not a grid worker's; `not_enrolled`); nothing of the request was kept", "content": {"application/json": {"schema": schema("Error")}}},
@@ -183,9 +184,17 @@ fn api_document() -> Value {
                 }
             }},
             "/api/v1/catalog": {"get": {
-                "summary": "The category catalogue in force",
+                "summary": "The category catalogue in force, as JSON rows or (format=csv) as the catalogue file devices import",
                 "security": either,
-                "responses": ok_json(json!({"type": "array", "items": schema("Category")}), &["401"])
+                "parameters": [{"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}}],
+                "responses": {
+                    "200": {"description": "The catalogue", "headers": {"gridpatrol-catalog-version": catalog_version.clone()}, "content": {
+                        "application/json": {"schema": {"type": "array", "items": schema("Category")}},
+                        "text/csv": {"schema": {"type": "string"}}
+                    }},
+                    "400": error_responses(&["400"])["400"],
+                    "401": error_responses(&["401"])["401"]
+                }
             }}
         },
         "components": {

@@ -2,13 +2,17 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderName;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use gridpatrol_core::catalog::Category;
 use gridpatrol_core::grid::{GridCell, GridIndex};
+use gridpatrol_core::sync::CATALOG_VERSION_HEADER;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::extract::QueryParams;
 use super::{AppState, blocking};
 use crate::error::ServerError;
 use crate::metrics::Gauges;
@@ -33,11 +37,43 @@ pub async fn grids(State(state): State<AppState>, who: Principal) -> Result<Resp
     Ok(([(CONTENT_TYPE, "application/geo+json")], body).into_response())
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogQuery {
+    /// `json` (the default) or `csv`: the catalogue file itself, as devices import it.
+    pub format: Option<String>,
+}
+
+/// The catalogue in force, as JSON rows or as its CSV file; either way the version is in the
+/// [`CATALOG_VERSION_HEADER`] header.
 pub async fn catalog(
     State(state): State<AppState>,
     _who: Principal,
-) -> Result<Json<Vec<Category>>, ServerError> {
-    Ok(Json(state.reference().catalog.iter().cloned().collect()))
+    QueryParams(q): QueryParams<CatalogQuery>,
+) -> Result<Response, ServerError> {
+    let reference = state.reference();
+    let version = (
+        HeaderName::from_static(CATALOG_VERSION_HEADER),
+        reference.catalog_version.clone(),
+    );
+    match q.format.as_deref() {
+        None | Some("json") => {
+            let rows: Vec<Category> = reference.catalog.iter().cloned().collect();
+            Ok(([version], Json(rows)).into_response())
+        }
+        Some("csv") => Ok((
+            [
+                (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                version,
+            ],
+            reference.catalog.to_csv(),
+        )
+            .into_response()),
+        Some(other) => Err(ServerError::bad_request(
+            "bad_format",
+            format!("format {other:?}: use json or csv (格式须为 json 或 csv)"),
+        )),
+    }
 }
 
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ServerError> {
