@@ -212,6 +212,11 @@ impl Output {
                 String::new()
             }
         );
+        if let Some(n) = s.catalog_updated {
+            println!(
+                "分类目录已按服务器更新 Category catalogue updated from the server: {n} 类 categories"
+            );
+        }
         let tasks = store.tasks()?.len();
         if tasks > 0 {
             println!("待核查任务 {tasks} verification task(s): gridpatrol tasks");

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use gridpatrol_core::store::DeviceStore;
 use gridpatrol_core::store::upload::{HeldByServer, UPLOAD_CHUNK_BYTES, UploadState, plan_uploads};
-use gridpatrol_core::sync::SyncResponse;
 use gridpatrol_core::sync::wire::{MAX_MESSAGE_BYTES, SyncRequest};
+use gridpatrol_core::sync::{CATALOG_VERSION_HEADER, SyncResponse};
 use serde::{Deserialize, Serialize};
 use ureq::Agent;
 
@@ -123,6 +123,9 @@ pub struct SyncSummary {
     pub photos_failed: usize,
     pub bytes_sent: usize,
     pub bytes_received: usize,
+    /// The number of categories when the server's catalogue differed and was pulled; `None` when the
+    /// device's was already the server's.
+    pub catalog_updated: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,7 +180,40 @@ impl Remote {
         }
         store.enroll(&self.base, &self.token, &reply.worker_id)?;
         self.pull_grids(store)?;
+        let local = store.catalog_version()?;
+        self.pull_catalog(&RefCell::new(store), &local)?;
         Ok(reply)
+    }
+
+    /// Replaces the store's catalogue with the server's unless its version is `local`, so that the
+    /// worker reports in the categories the command centre uses (a city's own included). Returns the
+    /// number of categories when it was replaced.
+    pub fn pull_catalog<S: StoreAccess + ?Sized>(
+        &self,
+        store: &S,
+        local: &str,
+    ) -> Result<Option<usize>> {
+        let resp = self
+            .agent
+            .get(format!("{}/api/v1/catalog?format=csv", self.base))
+            .header("Authorization", self.auth())
+            .call()
+            .map_err(|e| self.unreachable(e))?;
+        let status = resp.status().as_u16();
+        let server_version = catalog_version(&resp);
+        let body = resp
+            .into_body()
+            .with_config()
+            .limit(16 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| self.unreachable(e))?;
+        if status != 200 {
+            return Err(server_error(status, body.as_bytes()));
+        }
+        if server_version.as_deref() == Some(local) {
+            return Ok(None);
+        }
+        Ok(Some(store.with(|s| s.import_catalog(&body))?))
     }
 
     /// Replaces the store's grid cells with the ones the server says this worker covers, so that
@@ -204,6 +240,11 @@ impl Remote {
 
     /// One round trip of document sync: the request's bytes go out, the response's bytes come back.
     pub fn round_trip(&self, request: &[u8]) -> Result<Vec<u8>> {
+        Ok(self.exchange(request)?.0)
+    }
+
+    /// [`Remote::round_trip`], with the catalogue version the server named.
+    fn exchange(&self, request: &[u8]) -> Result<(Vec<u8>, Option<String>)> {
         let resp = self
             .agent
             .post(format!("{}/sync/v1", self.base))
@@ -212,6 +253,7 @@ impl Remote {
             .send(request)
             .map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
+        let catalog = catalog_version(&resp);
         let bytes = resp
             .into_body()
             .with_config()
@@ -221,15 +263,16 @@ impl Remote {
         if status != 200 {
             return Err(server_error(status, &bytes));
         }
-        Ok(bytes)
+        Ok((bytes, catalog))
     }
 
-    fn round(&self, request: &SyncRequest) -> Result<(SyncResponse, usize, usize)> {
+    /// One round: the response, bytes sent and received, and the server's catalogue version.
+    fn round(&self, request: &SyncRequest) -> Result<(SyncResponse, usize, usize, Option<String>)> {
         let body = request.encode();
-        let bytes = self.round_trip(&body)?;
+        let (bytes, catalog) = self.exchange(&body)?;
         let response =
             SyncResponse::decode(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        Ok((response, body.len(), bytes.len()))
+        Ok((response, body.len(), bytes.len(), catalog))
     }
 
     /// Documents first (until the device and the server have nothing more to say), then photos.
@@ -250,6 +293,7 @@ impl Remote {
         progress: &dyn SyncProgress,
     ) -> Result<SyncSummary> {
         let mut summary = SyncSummary::default();
+        let mut server_catalog: Option<String> = None;
         progress.phase(Phase::Cases, store.with(|s| s.outbox_len())?);
         loop {
             if progress.is_cancelled() {
@@ -267,7 +311,8 @@ impl Remote {
                 .iter()
                 .filter(|d| !d.changes.is_empty())
                 .count();
-            let (response, sent, received) = self.round(&request)?;
+            let (response, sent, received, catalog) = self.round(&request)?;
+            server_catalog = catalog.or(server_catalog);
             let applied = store.with(|s| s.apply_sync_response(&response))?;
             summary.pushed += pushed;
             summary.received += applied.updated;
@@ -277,6 +322,13 @@ impl Remote {
             progress.advance(pushed as u64);
             if !applied.more && store.with(|s| s.outbox_len())? == 0 {
                 break;
+            }
+        }
+        // Only when the server's catalogue differs: a sync where nothing changed stays one request.
+        if let Some(server) = server_catalog {
+            let local = store.with(|s| s.catalog_version())?;
+            if server != local {
+                summary.catalog_updated = self.pull_catalog(store, &local)?;
             }
         }
         self.upload_photos(store, &mut summary, progress)?;
@@ -386,6 +438,13 @@ impl Remote {
             detail: e.to_string(),
         }
     }
+}
+
+fn catalog_version(resp: &ureq::http::Response<ureq::Body>) -> Option<String> {
+    resp.headers()
+        .get(CATALOG_VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn server_error(status: u16, body: &[u8]) -> ClientError {

@@ -201,6 +201,8 @@ pub struct SyncSummary {
     pub photos_failed: u32,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// The number of categories when the server's catalogue differed and replaced this device's.
+    pub catalog_updated: Option<u32>,
 }
 
 /// The server's answer to enrollment: whose token it was and which grid cells they patrol.
@@ -362,6 +364,7 @@ impl From<gridpatrol_client::SyncSummary> for SyncSummary {
             photos_failed: n(s.photos_failed),
             bytes_sent: s.bytes_sent as u64,
             bytes_received: s.bytes_received as u64,
+            catalog_updated: s.catalog_updated.map(n),
         }
     }
 }

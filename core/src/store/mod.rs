@@ -236,6 +236,12 @@ impl DeviceStore {
         Ok(n)
     }
 
+    /// The version (fingerprint) of the catalogue in use, to compare with the one the server names on
+    /// every sync.
+    pub fn catalog_version(&self) -> Result<String> {
+        Ok(self.catalog()?.version())
+    }
+
     /// Replaces the cached catalogue. Returns the number of categories.
     pub fn import_catalog(&mut self, csv: &str) -> Result<usize> {
         let catalog = Catalog::from_csv(csv)?;
