@@ -238,6 +238,20 @@ impl WorkCalendar {
         self.file.holiday_years.contains(&year)
     }
 
+    /// The years between `now` and `days_ahead` days later (local dates) whose holidays the file does not
+    /// cover: deadlines running into them pause only at weekends. The State Council publishes a year's
+    /// arrangement around November of the year before, so a window of a few weeks warns in December
+    /// that the new notice has to be entered.
+    pub fn missing_holiday_years(&self, now: DateTime<Utc>, days_ahead: u32) -> Vec<i32> {
+        let first = now.with_timezone(&self.offset).date_naive();
+        let last = first
+            .checked_add_days(Days::new(u64::from(days_ahead)))
+            .unwrap_or(first);
+        (first.year()..=last.year())
+            .filter(|y| !self.covers_holidays(*y))
+            .collect()
+    }
+
     /// A make-up day (调休上班) is worked even on a weekend; a holiday is not worked even on a weekday.
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
         if self.makeups.contains(&date) {

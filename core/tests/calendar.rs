@@ -53,6 +53,33 @@ fn builtin_calendar_is_the_8_hour_day() {
 }
 
 #[test]
+fn years_without_holidays_are_named_before_deadlines_reach_them() {
+    let calendar = WorkCalendar::builtin();
+    // Mid-2026: 2026 is covered and the window stays in it.
+    assert!(
+        calendar
+            .missing_holiday_years(bj("2026-06-01 10:00"), 45)
+            .is_empty()
+    );
+    // December: the window reaches 2027, which the shipped file lacks.
+    assert_eq!(
+        calendar.missing_holiday_years(bj("2026-12-02 10:00"), 45),
+        vec![2027]
+    );
+    // Local dates, not UTC: 2026-12-31 23:30 in Beijing is still 2026 with a window of 0 days...
+    assert!(
+        calendar
+            .missing_holiday_years(bj("2026-12-31 23:30"), 0)
+            .is_empty()
+    );
+    // ...and 00:30 on 1 January is 2027 although UTC is still in 2026.
+    assert_eq!(
+        calendar.missing_holiday_years(bj("2027-01-01 00:30"), 0),
+        vec![2027]
+    );
+}
+
+#[test]
 fn within_a_day() {
     assert_eq!(
         builtin_deadline("2026-03-10 10:00", 2.0, WH),

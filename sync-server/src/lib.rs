@@ -17,6 +17,7 @@ pub mod events;
 pub mod http;
 pub mod listing;
 pub mod metrics;
+pub mod notices;
 pub mod pool;
 pub mod principal;
 pub mod reference;

@@ -31,6 +31,9 @@ async fn serve(centre: Arc<CommandCentre>, listen: &str, every: Duration) -> any
         .with_context(|| format!("cannot listen on {listen} (无法监听该地址)"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data = %centre.data_dir.display(), "serving");
+    for n in crate::notices::notices(&centre.reference(), chrono::Utc::now()) {
+        tracing::warn!(code = n.code, "{}", n.message_en);
+    }
     // Tests and scripts read this line to learn the port when given 127.0.0.1:0.
     println!("listening on {addr}");
     std::io::stdout().flush().ok();

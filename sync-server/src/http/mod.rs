@@ -103,6 +103,12 @@ pub fn routes() -> Vec<ApiRoute> {
         api(Method::GET, "/api/v1/grids", json, reference::grids),
         api(Method::GET, "/api/v1/catalog", json, reference::catalog),
         api(Method::GET, "/api/v1/me", json, live::me),
+        api(
+            Method::GET,
+            "/api/v1/notices",
+            json,
+            reference::list_notices,
+        ),
         api(Method::GET, "/api/v1/events", json, live::events),
     ]
 }

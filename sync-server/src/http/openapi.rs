@@ -60,7 +60,12 @@ fn api_document() -> Value {
             "/healthz": {"get": {
                 "summary": "Liveness and database check (no auth)",
                 "security": [],
-                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ok"}, "version": {"type": "string"}, "cases": {"type": "integer"}, "server_time": {"type": "string", "format": "date-time"}}}}}}}
+                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ok"}, "version": {"type": "string"}, "cases": {"type": "integer"}, "server_time": {"type": "string", "format": "date-time"}, "notices": {"type": "array", "items": schema("Notice")}}}}}}}
+            }},
+            "/api/v1/notices": {"get": {
+                "summary": "What needs the command centre's attention, e.g. `calendar_holidays_missing` when the work calendar lacks the holidays of a year deadlines will reach within 45 days",
+                "security": desk.clone(),
+                "responses": ok_json(json!({"type": "array", "items": schema("Notice")}), &["401", "403"])
             }},
             "/metrics": {"get": {
                 "summary": "Prometheus metrics: responses, sync documents in/out, pool size, overdue count (no auth)",
@@ -206,6 +211,10 @@ fn api_document() -> Value {
                 "Error": {"type": "object", "required": ["code", "message"], "properties": {
                     "code": {"type": "string"}, "message": {"type": "string"},
                     "held": {"type": "integer", "description": "offset_mismatch only: bytes held"}}},
+                "Notice": {"type": "object", "required": ["code", "severity", "message_zh", "message_en"], "properties": {
+                    "code": {"type": "string", "enum": ["calendar_holidays_missing"]}, "severity": {"type": "string", "enum": ["warning"]},
+                    "message_zh": {"type": "string"}, "message_en": {"type": "string"},
+                    "years": {"type": "array", "items": {"type": "integer"}}}},
                 "EnrollRequest": {"type": "object", "required": ["device_id"], "properties": {"device_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}}},
                 "Enrolled": {"type": "object", "properties": {
                     "worker_id": {"type": "string"}, "device_id": {"type": "string"},

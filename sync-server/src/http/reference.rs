@@ -16,7 +16,8 @@ use super::extract::QueryParams;
 use super::{AppState, blocking};
 use crate::error::ServerError;
 use crate::metrics::Gauges;
-use crate::principal::Principal;
+use crate::notices::{Notice, notices};
+use crate::principal::{Desk, Principal};
 
 pub async fn grids(State(state): State<AppState>, who: Principal) -> Result<Response, ServerError> {
     let body = blocking(&state, move |c| {
@@ -78,12 +79,22 @@ pub async fn catalog(
 
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ServerError> {
     let cases = blocking(&state, |c| Ok(c.db.read(|r| r.case_count())?)).await?;
+    let now = Utc::now();
     Ok(Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "cases": cases,
-        "server_time": Utc::now(),
+        "server_time": now,
+        "notices": notices(&state.reference(), now),
     })))
+}
+
+/// What needs the command centre's attention (`GET /api/v1/notices`, any desk): the dashboard shows it.
+pub async fn list_notices(
+    State(state): State<AppState>,
+    _desk: Desk,
+) -> Result<Json<Vec<Notice>>, ServerError> {
+    Ok(Json(notices(&state.reference(), Utc::now())))
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ServerError> {

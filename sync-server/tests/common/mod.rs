@@ -148,7 +148,13 @@ impl Server {
             .arg("serve")
             .arg("--data")
             .arg(dir)
-            .args(["--listen", "127.0.0.1:0", "--supervise-every", "3600"])
+            .args(["--listen", "127.0.0.1:0"])
+            // No supervision pass unless a test asks for one.
+            .args(if extra.contains(&"--supervise-every") {
+                &[][..]
+            } else {
+                &["--supervise-every", "3600"][..]
+            })
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
