@@ -12,6 +12,15 @@ export interface Me {
   department: string | null;
 }
 
+/** What needs the command centre's attention (GET /api/v1/notices). */
+export interface Notice {
+  code: string;
+  severity: 'warning';
+  message_zh: string;
+  message_en: string;
+  years?: number[];
+}
+
 export interface CategoryKey {
   standard: string;
   code: string;
@@ -226,6 +235,9 @@ export const api = {
   },
   catalog() {
     return json<Category[]>('GET', '/api/v1/catalog');
+  },
+  notices() {
+    return json<Notice[]>('GET', '/api/v1/notices');
   },
   runSupervision() {
     return json<{ checked: number; reminded: number; escalated: number; closed: number }>('POST', '/api/v1/supervision/run');

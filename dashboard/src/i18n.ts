@@ -21,6 +21,7 @@ const T = {
   app_sub: ['GridPatrol 网格巡查', 'GridPatrol'],
   sign_in: ['登录', 'Sign in'],
   sign_out: ['退出', 'Sign out'],
+  notice: ['提示', 'Notice'],
   token_revoked: ['此令牌已被吊销或更换，请使用新令牌登录', 'This token was revoked or replaced: sign in with a new one'],
   token: ['坐席令牌', 'Desk token'],
   token_hint: ['由 gridpatrol-server 发放，形如 gpk_…（演示令牌见 demo-tokens.json）', 'Issued by gridpatrol-server, like gpk_… (demo tokens are in demo-tokens.json)'],

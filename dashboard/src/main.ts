@@ -22,6 +22,7 @@ setUnauthorizedHandler(() => signOut());
 function signOut(): void {
   setToken(null);
   session.me = null;
+  session.notices = [];
   disconnect();
   location.hash = '#/';
   render();
@@ -35,6 +36,7 @@ async function signIn(token: string): Promise<string | null> {
     return String(e);
   }
   setToken(token);
+  void loadNotices();
   connect(token, (up) => {
     liveUp = up;
     const dot = document.getElementById('live');
@@ -48,6 +50,26 @@ async function signIn(token: string): Promise<string | null> {
     toast(t('token_revoked'), 'error');
   });
   return null;
+}
+
+/** Configuration that will make results wrong soon (e.g. next year's holidays missing): a banner for everyone. */
+async function loadNotices(): Promise<void> {
+  try {
+    session.notices = await api.notices();
+  } catch {
+    return; // not worth an error toast: the banner is advisory
+  }
+  const bar = document.getElementById('notices');
+  if (bar) bar.replaceWith(noticesBar());
+}
+
+function noticesBar(): HTMLElement {
+  const lang = getLang();
+  return h(
+    'div#notices',
+    { class: session.notices.length ? 'notices' : 'notices empty', role: 'status' },
+    session.notices.map((n) => h('p', { 'data-code': n.code }, h('strong', `${t('notice')}: `), lang === 'zh' ? n.message_zh : n.message_en)),
+  );
 }
 
 function signInScreen(): HTMLElement {
@@ -107,6 +129,7 @@ function shell(active: string): { el: HTMLElement; main: HTMLElement } {
       h('button.ghost#lang', { onclick: toggleLang }, t('lang_switch')),
       h('button.ghost#signout', { onclick: signOut }, t('sign_out')),
     ),
+    noticesBar(),
     main,
   );
   return { el, main };

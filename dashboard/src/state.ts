@@ -1,10 +1,10 @@
 // The signed-in desk and the map settings, shared by the views.
 
-import type { Me } from './api';
+import type { Me, Notice } from './api';
 import type { TileSettings } from './map';
 import { isChineseTileUrl } from './gcj02';
 
-export const session: { me: Me | null } = { me: null };
+export const session: { me: Me | null; notices: Notice[] } = { me: null, notices: [] };
 
 const TILES_KEY = 'gridpatrol.tiles';
 
