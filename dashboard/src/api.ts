@@ -51,6 +51,20 @@ export interface CaseRow {
   updated_at: string;
 }
 
+/** How a list is sorted: newest report first (the default), oldest first (a queue), earliest deadline first. */
+export type CaseOrder = 'newest' | 'oldest' | 'deadline';
+
+export interface CasesQuery {
+  stage?: string | string[];
+  cell?: string;
+  department?: string;
+  overdue?: boolean;
+  deadline_state?: DeadlineState | DeadlineState[];
+  order?: CaseOrder;
+  limit?: number;
+  offset?: number;
+}
+
 export interface CasePage {
   items: CaseRow[];
   total: number;
@@ -218,8 +232,11 @@ export const api = {
   async me(token: string): Promise<Me> {
     return (await request('GET', '/api/v1/me', undefined, token)).json();
   },
-  cases(q: { stage?: string; cell?: string; department?: string; overdue?: boolean; limit?: number; offset?: number }) {
-    return json<CasePage>('GET', `/api/v1/cases${qs(q)}`);
+  /** A page of cases; `stage` and `deadline_state` may list several (any of them). */
+  cases(q: CasesQuery) {
+    const { stage, deadline_state, ...rest } = q;
+    const list = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(',') : v);
+    return json<CasePage>('GET', `/api/v1/cases${qs({ ...rest, stage: list(stage), deadline_state: list(deadline_state) })}`);
   },
   case(id: string) {
     return json<CaseView>('GET', `/api/v1/cases/${encodeURIComponent(id)}`);

@@ -54,11 +54,14 @@ const T = {
   queue_verify: ['待核查派发', 'To verify'],
   queue_all: ['全部案件', 'All cases'],
   queue_empty: ['没有待办案件', 'Nothing waiting'],
-  keys_help: ['j/k 或 ↑/↓ 选择 · Enter 打开 · r 立案 · x 不予立案 · d 派遣 · Esc 返回', 'j/k or ↑/↓ move · Enter open · r register · x reject · d dispatch · Esc back'],
-  keys_help_dept: ['j/k 或 ↑/↓ 选择 · Enter 打开 · Esc 返回', 'j/k or ↑/↓ move · Enter open · Esc back'],
+  keys_help: ['j/k 或 ↑/↓ 选择 · Enter 打开 · r 立案 · x 不予立案 · d 派遣 · m 加载更多 · Esc 返回', 'j/k or ↑/↓ move · Enter open · r register · x reject · d dispatch · m load more · Esc back'],
+  keys_help_dept: ['j/k 或 ↑/↓ 选择 · Enter 打开 · m 加载更多 · Esc 返回', 'j/k or ↑/↓ move · Enter open · m load more · Esc back'],
   loading: ['加载中…', 'Loading…'],
   total: ['共', 'Total'],
   items: ['件', 'cases'],
+  shown_of: ['显示 {n} / 共 {m} 件', 'Showing {n} of {m}'],
+  load_more: ['加载更多', 'Load more'],
+  map_capped: ['地图仅显示最新 {n} 件，共 {m} 件', 'The map shows the newest {n} of {m} cases'],
   case: ['案件', 'Case'],
   case_id: ['案件编号', 'Case id'],
   category: ['类别', 'Category'],
@@ -139,6 +142,11 @@ export type Key = keyof typeof T;
 export function t(key: Key): string {
   const pair = T[key];
   return lang === 'zh' ? pair[0] : pair[1];
+}
+
+/** A label with its {placeholders} filled in: tf('shown_of', { n: 100, m: 523 }). */
+export function tf(key: Key, vars: Record<string, string | number>): string {
+  return t(key).replace(/\{(\w+)\}/g, (all, name: string) => (name in vars ? String(vars[name]) : all));
 }
 
 const STAGES: Record<string, [string, string]> = {

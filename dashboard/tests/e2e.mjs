@@ -395,6 +395,11 @@ test('the closed loop, live in the browser', async (t) => {
     await new Promise((r) => setTimeout(r, 2000));
     await supervisor.goto(base + '/#/supervision');
     await supervisor.waitForSelector(`#supervision tr[data-id="${late.id}"].overdue`);
+    // The counts are the server's totals (deadline_state=overdue / approaching), not what one page holds.
+    const overdueTotal = (await call('GET', '/api/v1/cases?deadline_state=overdue&limit=1', token('d-supervisor'))).json.total;
+    const approachingTotal = (await call('GET', '/api/v1/cases?deadline_state=approaching&limit=1', token('d-supervisor'))).json.total;
+    assert.ok(overdueTotal >= 1);
+    assert.equal(await supervisor.textContent('#supervision .page-head .count'), `超期 ${overdueTotal} · 临期 ${approachingTotal}`);
     await supervisor.click(`#supervision tr[data-id="${late.id}"] button.remind`);
     await supervisor.waitForFunction((id) => document.querySelector(`#supervision tr[data-id="${id}"] button.remind`)?.textContent === '已发送督办提醒', late.id);
     const v = (await call('GET', `/api/v1/cases/${late.id}`, token('d-supervisor'))).json;
@@ -459,6 +464,54 @@ test('the closed loop, live in the browser', async (t) => {
   });
 
   for (const p of [dispatcher, other, supervisor]) await p.context().close();
+});
+
+test('a long queue says how much it shows and loads more from the keyboard', async () => {
+  // 101 more reports in street 1: with the demo's, more than the queue's first 100.
+  const grids = (await call('GET', '/api/v1/grids', token('d-dispatch'))).json;
+  const at = centre(grids, `${STREET_1}001003`);
+  for (let i = 0; i < 101; i++) cli('report', '--category', '06010', '--lat', String(at.lat), '--lon', String(at.lon), '--address', `西单北大街 ${i} 号`, '--note', `批量上报 ${i} (bulk report)`);
+  cli('sync');
+  const waiting = (await call('GET', '/api/v1/cases?stage=reported&order=oldest&limit=500', token('d-dispatch'))).json;
+  assert.ok(waiting.total > 100, `${waiting.total} cases to register`);
+  const oldest = waiting.items.map((x) => x.id);
+
+  const d = await newDesk(token('d-dispatch'));
+  await d.waitForSelector('#queue-more');
+  assert.equal(await d.locator('#queue li.row').count(), 100);
+  assert.equal(await d.textContent('.queue-panel .panel-head .count'), `显示 100 / 共 ${waiting.total} 件`);
+  // Oldest first, as the server orders them.
+  const shown = await d.locator('#queue li.row').evaluateAll((els) => els.map((e) => e.dataset.id));
+  assert.deepEqual(shown, oldest.slice(0, 100));
+  // The map holds them all (fewer than its cap), so it says nothing about a cap.
+  assert.equal(await d.textContent('#map-cap'), '');
+  await shot(d, '9-long-queue');
+
+  // Moving down past the last row loads the next step and moves on to the first new row.
+  await d.locator('#queue li.row').nth(99).click();
+  await d.focus('#queue');
+  await d.keyboard.press('j');
+  await d.waitForSelector('#queue-more', { state: 'detached' });
+  assert.equal(await d.locator('#queue li.row').count(), waiting.total);
+  assert.equal(await d.getAttribute('#queue li.selected', 'data-id'), oldest[100]);
+  assert.equal(await d.textContent('.queue-panel .panel-head .count'), `共 ${waiting.total} 件`);
+  // The keys still work on the loaded rows: k goes back up.
+  await d.keyboard.press('k');
+  assert.equal(await d.getAttribute('#queue li.selected', 'data-id'), oldest[99]);
+  await d.context().close();
+
+  // In English, and with "m" (and the button, for the mouse).
+  const en = await newDesk(token('d-dispatch'));
+  await en.waitForSelector('#queue-more');
+  await en.click('#lang');
+  await en.waitForSelector('text=Dispatch queue');
+  await en.waitForSelector('#queue-more');
+  assert.equal(await en.textContent('.queue-panel .panel-head .count'), `Showing 100 of ${waiting.total}`);
+  await en.focus('#queue');
+  await en.keyboard.press('m');
+  await en.waitForSelector('#queue-more', { state: 'detached' });
+  assert.equal(await en.locator('#queue li.row').count(), waiting.total);
+  await en.context().close();
 });
 
 test('a graceful shutdown is not held up by open dashboards', async () => {

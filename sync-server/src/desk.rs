@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::actions::{self, ActionRequest, DESK_ACTIONS};
 use crate::centre::CommandCentre;
-use crate::db::{CaseFilter, CasePage, DbError, PoolEntry, RouteRow, audit};
+use crate::db::{DbError, PoolEntry, RouteRow, audit};
 use crate::error::ServerError;
 use crate::metrics::add;
 use crate::principal::Desk;
@@ -54,13 +54,6 @@ fn not_found(id: CaseId) -> ServerError {
 }
 
 impl CommandCentre {
-    pub fn list_cases(&self, desk: &Desk, filter: &CaseFilter) -> Result<CasePage, ServerError> {
-        let now = Utc::now().timestamp_millis();
-        Ok(self
-            .db
-            .read(|r| r.list_cases(&desk.list_scope(), filter, now))?)
-    }
-
     fn view(&self, desk: &Desk, case: Case, pool: Option<PoolEntry>, escalated: bool) -> CaseView {
         let reference = self.reference();
         let clock = actions::case_clock(&reference, &case, pool.as_ref());

@@ -9,7 +9,9 @@
 
 use chrono::{DateTime, Utc};
 use gridpatrol_core::calendar::ClockType;
-use gridpatrol_core::dispatch::{DeadlineState, deadline_state, needs_escalation};
+use gridpatrol_core::dispatch::{
+    DeadlineState, SupervisionPolicy, deadline_state, needs_escalation,
+};
 use gridpatrol_core::sync::server::ActionError;
 use gridpatrol_core::timeline::{Hlc, Timeline, TimelineEvent};
 use gridpatrol_core::workflow::{ActionKind, Role};
@@ -42,12 +44,39 @@ pub fn state_name(s: DeadlineState) -> &'static str {
     }
 }
 
-fn clock_of(reference: &Reference, s: &Supervised) -> ClockType {
+/// The clock a case's deadline runs on: the route's, else the category's, else working hours.
+pub fn clock_of(reference: &Reference, s: &Supervised) -> ClockType {
     s.route_clock
         .as_deref()
         .and_then(|c| c.parse().ok())
         .or_else(|| reference.catalog.get(&s.category).map(|c| c.clock))
         .unwrap_or(ClockType::WorkingHours)
+}
+
+/// The handling window of the timeline, as the case row mirrors it.
+pub fn window(s: &Supervised) -> Timeline {
+    Timeline {
+        stage: Some(s.stage),
+        dispatched_at: s.dispatched_at,
+        deadline: s.deadline,
+        ..Timeline::default()
+    }
+}
+
+/// The deadline state of a case at `now`, measured as supervision measures it.
+pub fn state_at(
+    reference: &Reference,
+    policy: &SupervisionPolicy,
+    s: &Supervised,
+    now: DateTime<Utc>,
+) -> DeadlineState {
+    deadline_state(
+        &window(s),
+        clock_of(reference, s),
+        &reference.calendar,
+        now,
+        policy,
+    )
 }
 
 impl Supervision {
@@ -69,16 +98,14 @@ impl Supervision {
         let policy = centre.options.supervision;
         for s in centre.db.read(|r| r.supervised_cases())? {
             report.checked += 1;
-            // The handling window of the timeline, as the case row mirrors it.
-            let window = Timeline {
-                stage: Some(s.stage),
-                dispatched_at: s.dispatched_at,
-                deadline: s.deadline,
-                ..Timeline::default()
-            };
-            let clock = clock_of(&reference, &s);
-            let state = deadline_state(&window, clock, &reference.calendar, now, &policy);
-            let escalate = needs_escalation(&window, clock, &reference.calendar, now, &policy);
+            let state = state_at(&reference, &policy, &s, now);
+            let escalate = needs_escalation(
+                &window(&s),
+                clock_of(&reference, &s),
+                &reference.calendar,
+                now,
+                &policy,
+            );
             let key = format!(
                 "{}@{}",
                 state_name(state),

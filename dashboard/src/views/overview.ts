@@ -1,11 +1,15 @@
 // The overview: the grid map with the cases in scope, and the queue of what waits for this desk.
-// Keyboard-first: j/k or arrows move, Enter opens, r registers, x rejects, d dispatches.
+// Keyboard-first: j/k or arrows move, Enter opens, r registers, x rejects, d dispatches, m loads more.
+// The queue shows the first QUEUE_STEP of its cases and says so ("N / M") when it holds more; loading more
+// (m, the button, or moving down past the last row) fetches the next step. The map shows the newest
+// MAP_CAP cases and says so when there are more.
 
 import { ApiError, api, type CaseRow, type CaseView } from '../api';
 import { h, mount, toast } from '../dom';
-import { actionLabel, deadlineLabel, getLang, stageLabel, t, type Key } from '../i18n';
+import { actionLabel, deadlineLabel, getLang, stageLabel, t, tf, type Key } from '../i18n';
 import { debounce, onCaseChanged } from '../live';
 import { GridMap, STAGE_COLOURS } from '../map';
+import { MAX_PAGE, fetchFirst } from '../paging';
 import { saveTileSettings, session, tileSettings } from '../state';
 import { beijing, countdown, rowDeadlineState } from '../time';
 import { actionDialog } from './actionform';
@@ -30,8 +34,14 @@ function tabsFor(role: string): Tab[] {
   ];
 }
 
-// Kept across re-renders (language switch, back from a case): where the dispatcher was.
-const memory: { tab: string | null; cell: string | null; selected: string | null } = { tab: null, cell: null, selected: null };
+/** Cases the queue shows at first, and how many more each "load more" brings. */
+const QUEUE_STEP = 100;
+/** Cases the map shows at most: the newest. */
+const MAP_CAP = MAX_PAGE;
+
+// Kept across re-renders (language switch, back from a case): where the dispatcher was, and how much of
+// the queue was loaded.
+const memory: { tab: string | null; cell: string | null; selected: string | null; want: number } = { tab: null, cell: null, selected: null, want: QUEUE_STEP };
 
 export function renderOverview(main: HTMLElement): () => void {
   const me = session.me!;
@@ -42,9 +52,12 @@ export function renderOverview(main: HTMLElement): () => void {
   const views = new Map<string, CaseView>();
   let disposed = false;
   let busy = false;
+  let loads = 0;
+  let loadingMore = false;
 
   const mapEl = h('div.map#map');
   const filterChip = h('div.filter-chip');
+  const mapCap = h('span.cap-note#map-cap', { role: 'status' });
   const legend = h(
     'div.legend',
     h('b', t('legend')),
@@ -62,7 +75,7 @@ export function renderOverview(main: HTMLElement): () => void {
     main,
     h(
       'div.overview',
-      h('section.map-panel', h('div.panel-head', h('h2', t('map')), filterChip, h('button.ghost.small', { onclick: () => settingsBox.classList.toggle('open') }, t('settings'))), settingsBox, mapEl, legend),
+      h('section.map-panel', h('div.panel-head', h('h2', t('map')), filterChip, mapCap, h('button.ghost.small', { onclick: () => settingsBox.classList.toggle('open') }, t('settings'))), settingsBox, mapEl, legend),
       h('section.queue-panel', h('div.panel-head', h('h2', me.role === 'department' ? t('queue_dept') : t('queue')), count), tabBar, list, help),
     ),
   );
@@ -71,6 +84,7 @@ export function renderOverview(main: HTMLElement): () => void {
     mapEl,
     (cell) => {
       memory.cell = cell;
+      memory.want = QUEUE_STEP;
       map.select(cell);
       renderChip();
       void load();
@@ -82,14 +96,14 @@ export function renderOverview(main: HTMLElement): () => void {
   api.grids().then((fc) => !disposed && map.setGrids(fc)).catch((e) => toast(String(e.message ?? e), 'error'));
 
   function renderChip(): void {
-    mount(filterChip, memory.cell ? [h('span', `${t('filter_cell')} ${memory.cell}`), h('button.ghost.small#clear-cell', { onclick: () => { memory.cell = null; map.select(null); renderChip(); void load(); } }, t('clear_filter'))] : h('span.muted', t('all_cells')));
+    mount(filterChip, memory.cell ? [h('span', `${t('filter_cell')} ${memory.cell}`), h('button.ghost.small#clear-cell', { onclick: () => { memory.cell = null; memory.want = QUEUE_STEP; map.select(null); renderChip(); void load(); } }, t('clear_filter'))] : h('span.muted', t('all_cells')));
   }
 
   function renderTabs(): void {
     mount(
       tabBar,
       tabs.map((x) =>
-        h('button.tab', { role: 'tab', 'aria-selected': String(x.id === memory.tab), class: x.id === memory.tab ? 'active' : '', 'data-tab': x.id, onclick: () => { memory.tab = x.id; renderTabs(); void load(); } }, t(x.label)),
+        h('button.tab', { role: 'tab', 'aria-selected': String(x.id === memory.tab), class: x.id === memory.tab ? 'active' : '', 'data-tab': x.id, onclick: () => { memory.tab = x.id; memory.want = QUEUE_STEP; renderTabs(); void load(); } }, t(x.label)),
       ),
     );
   }
@@ -97,7 +111,8 @@ export function renderOverview(main: HTMLElement): () => void {
   function renderList(): void {
     const now = Date.now();
     const lang = getLang();
-    count.textContent = `${t('total')} ${total} ${t('items')}`;
+    const more = rows.length < total;
+    count.textContent = more ? tf('shown_of', { n: rows.length, m: total }) : `${t('total')} ${total} ${t('items')}`;
     if (!rows.length) {
       mount(list, h('li.empty', t('queue_empty')));
       return;
@@ -121,6 +136,7 @@ export function renderOverview(main: HTMLElement): () => void {
           h('div.row-side', r.deadline && state !== 'no_deadline' ? h('span', { class: `deadline ${state}` }, countdown(r.deadline, now, lang)) : null, r.escalated ? h('span.badge.red', t('escalated')) : null),
         );
       }),
+      more ? h('li.more', h('button.small#queue-more', { type: 'button', onclick: () => void loadMore() }, `${t('load_more')} (m) · ${tf('shown_of', { n: rows.length, m: total })}`)) : null,
     );
     list.querySelector('.selected')?.scrollIntoView({ block: 'nearest' });
   }
@@ -138,23 +154,41 @@ export function renderOverview(main: HTMLElement): () => void {
   async function load(): Promise<void> {
     const tab = tabs.find((x) => x.id === memory.tab)!;
     const cell = memory.cell ?? undefined;
+    // Loads overlap (live events, tab clicks): only the latest one shows.
+    const mine = ++loads;
     try {
-      // The map shows every case in scope (newest 500); the queue the tab's stages, oldest first.
-      const [all, ...pages] = await Promise.all([api.cases({ cell, limit: 500 }), ...(tab.stages ?? []).map((stage) => api.cases({ stage, cell, limit: 500 }))]);
-      if (disposed) return;
+      // The map: the newest cases in scope. The queue: the tab's stages oldest first (all cases: newest
+      // first), as many as were loaded so far.
+      const [all, queue] = await Promise.all([
+        api.cases({ cell, limit: MAP_CAP }),
+        fetchFirst((offset, limit) => api.cases({ stage: tab.stages ?? undefined, cell, order: tab.stages ? 'oldest' : 'newest', offset, limit }), memory.want),
+      ]);
+      if (disposed || mine !== loads) return;
       map.setCases(all.items, (r) => rowDeadlineState(r, Date.now()));
-      if (tab.stages) {
-        rows = pages.flatMap((p) => p.items).sort((a, b) => a.created_at.localeCompare(b.created_at));
-        total = pages.reduce((n, p) => n + p.total, 0);
-      } else {
-        rows = all.items;
-        total = all.total;
-      }
+      mapCap.textContent = all.items.length < all.total ? tf('map_capped', { n: all.items.length, m: all.total }) : '';
+      rows = queue.items;
+      total = queue.total;
       views.clear();
       renderList();
     } catch (e) {
       if (!disposed) toast(e instanceof ApiError ? e.message : String(e), 'error');
     }
+  }
+
+  /** The next step of the queue; then the first new row is selected, as moving down would. */
+  async function loadMore(): Promise<void> {
+    if (loadingMore || rows.length >= total) return;
+    loadingMore = true;
+    const before = rows.length;
+    memory.want = Math.max(memory.want, before) + QUEUE_STEP;
+    try {
+      await load();
+    } finally {
+      loadingMore = false;
+    }
+    if (disposed) return;
+    if (rows[before]) select(rows[before].id);
+    list.focus();
   }
 
   async function viewOf(id: string): Promise<CaseView> {
@@ -200,11 +234,18 @@ export function renderOverview(main: HTMLElement): () => void {
   function onKey(e: KeyboardEvent): void {
     if (e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement || document.querySelector('.backdrop')) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
+    // A focused button (a tab, "load more") takes its own Enter and Space.
+    if (e.target instanceof HTMLButtonElement && (e.key === 'Enter' || e.key === ' ')) return;
     const i = rows.findIndex((r) => r.id === memory.selected);
     switch (e.key) {
       case 'j':
       case 'ArrowDown':
-        if (rows.length) select(rows[Math.min(rows.length - 1, i + 1)].id);
+        // Past the last loaded row of a longer queue: load the next step.
+        if (rows.length && i === rows.length - 1 && rows.length < total) void loadMore();
+        else if (rows.length) select(rows[Math.min(rows.length - 1, i + 1)].id);
+        break;
+      case 'm':
+        void loadMore();
         break;
       case 'k':
       case 'ArrowUp':

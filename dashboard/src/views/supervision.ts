@@ -1,12 +1,19 @@
 // Supervision (督办): the cases a department holds that are approaching or past their deadline, grouped by
 // department, with a reminder (escalation to the department) per case and, for supervisors, a pass now.
+// The server picks them (deadline_state=approaching,overdue, measured on each case's clock and the work
+// calendar) and sorts them by deadline, most overdue first; the page shows the first SUP_STEP and says
+// "N / M" with a "load more" when there are more. The overdue and approaching counts are the server's totals.
 
 import { ApiError, api, type CaseRow } from '../api';
 import { h, mount, toast } from '../dom';
-import { actionLabel, deadlineLabel, getLang, stageLabel, t } from '../i18n';
+import { actionLabel, deadlineLabel, getLang, stageLabel, t, tf } from '../i18n';
 import { debounce, onCaseChanged } from '../live';
 import { session } from '../state';
-import { WITH_DEPARTMENT, beijing, countdown, rowDeadlineState } from '../time';
+import { fetchFirst } from '../paging';
+import { beijing, countdown, rowDeadlineState } from '../time';
+
+/** Cases shown at first, and how many more each "load more" brings. */
+const SUP_STEP = 200;
 
 export function renderSupervision(main: HTMLElement): () => void {
   const me = session.me!;
@@ -14,6 +21,10 @@ export function renderSupervision(main: HTMLElement): () => void {
   const body = h('div.sup-body', h('div.loading', t('loading')));
   const canRemind = me.role === 'dispatcher' || me.role === 'supervisor';
   const summary = h('span.count');
+  const shown = h('span.count#sup-shown');
+  const footer = h('div.sup-more');
+  let want = SUP_STEP;
+  let loads = 0;
   mount(
     main,
     h(
@@ -23,6 +34,7 @@ export function renderSupervision(main: HTMLElement): () => void {
         h('h2', t('supervision')),
         h('p.muted', t('sup_intro')),
         summary,
+        shown,
         h('div.spacer'),
         me.role === 'supervisor'
           ? h('button.primary#run-supervision', {
@@ -39,27 +51,31 @@ export function renderSupervision(main: HTMLElement): () => void {
           : null,
       ),
       body,
+      footer,
     ),
   );
 
   async function load(): Promise<void> {
+    const mine = ++loads;
     try {
-      const pages = await Promise.all(WITH_DEPARTMENT.map((stage) => api.cases({ stage, limit: 500 })));
-      if (disposed) return;
+      const [page, overdueOnly, approachingOnly] = await Promise.all([
+        fetchFirst((offset, limit) => api.cases({ deadline_state: ['approaching', 'overdue'], order: 'deadline', offset, limit }), want),
+        api.cases({ deadline_state: 'overdue', limit: 1 }),
+        api.cases({ deadline_state: 'approaching', limit: 1 }),
+      ]);
+      if (disposed || mine !== loads) return;
       const now = Date.now();
-      const watched = pages
-        .flatMap((p) => p.items)
-        .map((r) => ({ r, state: rowDeadlineState(r, now) }))
-        .filter((x) => x.state === 'approaching' || x.state === 'overdue')
-        .sort((a, b) => (a.r.deadline ?? '').localeCompare(b.r.deadline ?? ''));
+      const watched = page.items.map((r) => ({ r, state: rowDeadlineState(r, now) }));
       const groups = new Map<string, { r: CaseRow; state: string }[]>();
       for (const x of watched) {
         const k = x.r.department ?? '—';
         if (!groups.has(k)) groups.set(k, []);
         groups.get(k)!.push(x);
       }
-      const overdue = watched.filter((x) => x.state === 'overdue').length;
-      summary.textContent = `${t('overdue_n')} ${overdue} · ${t('approaching_n')} ${watched.length - overdue}`;
+      summary.textContent = `${t('overdue_n')} ${overdueOnly.total} · ${t('approaching_n')} ${approachingOnly.total}`;
+      const more = watched.length < page.total;
+      shown.textContent = more ? tf('shown_of', { n: watched.length, m: page.total }) : '';
+      mount(footer, more ? h('button#sup-more', { type: 'button', onclick: () => void loadMore() }, `${t('load_more')} · ${tf('shown_of', { n: watched.length, m: page.total })}`) : null);
       if (!watched.length) {
         mount(body, h('p.empty', t('sup_empty')));
         return;
@@ -97,6 +113,14 @@ export function renderSupervision(main: HTMLElement): () => void {
     } catch (e) {
       if (!disposed) mount(body, h('p.error', e instanceof ApiError ? e.message : String(e)));
     }
+  }
+
+  /** The next step; then the first new case's link has the focus, for whoever came by keyboard. */
+  async function loadMore(): Promise<void> {
+    const before = body.querySelectorAll('tr[data-id]').length;
+    want = Math.max(want, before) + SUP_STEP;
+    await load();
+    (body.querySelectorAll('tr[data-id] a')[before] as HTMLElement | undefined)?.focus();
   }
 
   async function remind(id: string, button: HTMLButtonElement): Promise<void> {

@@ -1,5 +1,8 @@
 //! The `server_case` rows: what desks list and filter, read without opening documents.
 
+use std::collections::HashMap;
+use std::str::FromStr;
+
 use chrono::{DateTime, TimeZone, Utc};
 use gridpatrol_core::case::{Case, CaseId};
 use gridpatrol_core::catalog::CategoryKey;
@@ -46,13 +49,60 @@ pub struct ListScope {
 
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
-    pub stage: Option<Stage>,
+    /// Cases in any of these stages; empty: any stage.
+    pub stages: Vec<Stage>,
     /// A cell code or prefix.
     pub cell: Option<String>,
     pub department: Option<String>,
     pub overdue: Option<bool>,
+    pub order: CaseOrder,
     pub limit: u32,
     pub offset: u32,
+}
+
+/// How a list is sorted. Ties go by case id, so that pages never overlap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CaseOrder {
+    /// Newest report first.
+    #[default]
+    Newest,
+    /// Oldest report first: a queue worked from the front.
+    Oldest,
+    /// Earliest deadline first, cases without a deadline last (then oldest first): what supervision chases.
+    Deadline,
+}
+
+impl CaseOrder {
+    pub const ALL: [CaseOrder; 3] = [CaseOrder::Newest, CaseOrder::Oldest, CaseOrder::Deadline];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseOrder::Newest => "newest",
+            CaseOrder::Oldest => "oldest",
+            CaseOrder::Deadline => "deadline",
+        }
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            CaseOrder::Newest => "created_ms DESC, case_id DESC",
+            CaseOrder::Oldest => "created_ms ASC, case_id ASC",
+            CaseOrder::Deadline => {
+                "deadline_ms IS NULL, deadline_ms ASC, created_ms ASC, case_id ASC"
+            }
+        }
+    }
+}
+
+impl FromStr for CaseOrder {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        CaseOrder::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| format!("unknown order {s:?}: use newest, oldest or deadline"))
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -174,8 +224,48 @@ fn scope_clause(scope: &ListScope, sql: &mut String, args: &mut Vec<Value>) {
     }
 }
 
+/// The WHERE clause of a filtered list (scope and filter; not the limit, offset or order).
+fn filter_clause(
+    scope: &ListScope,
+    filter: &CaseFilter,
+    now_ms: i64,
+    sql: &mut String,
+    args: &mut Vec<Value>,
+) {
+    scope_clause(scope, sql, args);
+    if !filter.stages.is_empty() {
+        let marks = vec!["?"; filter.stages.len()].join(", ");
+        sql.push_str(&format!(" AND stage IN ({marks})"));
+        args.extend(filter.stages.iter().map(|s| Value::Text(s.as_str().into())));
+    }
+    if let Some(cell) = &filter.cell {
+        sql.push_str(" AND substr(cell, 1, length(?)) = ?");
+        args.push(Value::Text(cell.clone()));
+        args.push(Value::Text(cell.clone()));
+    }
+    if let Some(dep) = &filter.department {
+        sql.push_str(" AND department = ?");
+        args.push(Value::Text(dep.clone()));
+    }
+    match filter.overdue {
+        Some(true) => {
+            sql.push_str(&format!(
+                " AND stage IN {WITH_DEPARTMENT} AND deadline_ms IS NOT NULL AND deadline_ms < ?"
+            ));
+            args.push(Value::Integer(now_ms));
+        }
+        Some(false) => {
+            sql.push_str(&format!(
+                " AND NOT (stage IN {WITH_DEPARTMENT} AND deadline_ms IS NOT NULL AND deadline_ms < ?)"
+            ));
+            args.push(Value::Integer(now_ms));
+        }
+        None => {}
+    }
+}
+
 impl Read<'_> {
-    /// One page of the cases in `scope` matching `filter`, newest first.
+    /// One page of the cases in `scope` matching `filter`, in its order.
     pub fn list_cases(
         &self,
         scope: &ListScope,
@@ -184,35 +274,7 @@ impl Read<'_> {
     ) -> Result<CasePage, DbError> {
         let mut sql = String::from(" FROM server_case WHERE 1 = 1");
         let mut args = Vec::new();
-        scope_clause(scope, &mut sql, &mut args);
-        if let Some(stage) = filter.stage {
-            sql.push_str(" AND stage = ?");
-            args.push(Value::Text(stage.as_str().into()));
-        }
-        if let Some(cell) = &filter.cell {
-            sql.push_str(" AND substr(cell, 1, length(?)) = ?");
-            args.push(Value::Text(cell.clone()));
-            args.push(Value::Text(cell.clone()));
-        }
-        if let Some(dep) = &filter.department {
-            sql.push_str(" AND department = ?");
-            args.push(Value::Text(dep.clone()));
-        }
-        match filter.overdue {
-            Some(true) => {
-                sql.push_str(&format!(
-                    " AND stage IN {WITH_DEPARTMENT} AND deadline_ms IS NOT NULL AND deadline_ms < ?"
-                ));
-                args.push(Value::Integer(now_ms));
-            }
-            Some(false) => {
-                sql.push_str(&format!(
-                    " AND NOT (stage IN {WITH_DEPARTMENT} AND deadline_ms IS NOT NULL AND deadline_ms < ?)"
-                ));
-                args.push(Value::Integer(now_ms));
-            }
-            None => {}
-        }
+        filter_clause(scope, filter, now_ms, &mut sql, &mut args);
         let total: u64 = self.conn.query_row(
             &format!("SELECT count(*){sql}"),
             rusqlite::params_from_iter(args.iter()),
@@ -222,7 +284,8 @@ impl Read<'_> {
         page_args.push(Value::Integer(i64::from(filter.limit)));
         page_args.push(Value::Integer(i64::from(filter.offset)));
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT {COLUMNS}{sql} ORDER BY created_ms DESC, case_id DESC LIMIT ? OFFSET ?"
+            "SELECT {COLUMNS}{sql} ORDER BY {} LIMIT ? OFFSET ?",
+            filter.order.sql()
         ))?;
         let rows = stmt.query_map(rusqlite::params_from_iter(page_args.iter()), |r| {
             row_to_case(r, now_ms)
@@ -237,6 +300,56 @@ impl Read<'_> {
             limit: filter.limit,
             offset: filter.offset,
         })
+    }
+
+    /// The deadline facts of every case in `scope` matching `filter` (its limit and offset aside), in its
+    /// order: what a list filtered by deadline state computes the states from before it counts and pages.
+    /// With `windows_only`, only the cases that have a handling window (with a department, dispatched,
+    /// with a deadline): the only ones whose state can be other than "no deadline".
+    pub fn deadline_candidates(
+        &self,
+        scope: &ListScope,
+        filter: &CaseFilter,
+        windows_only: bool,
+        now_ms: i64,
+    ) -> Result<Vec<Supervised>, DbError> {
+        let mut sql = format!("SELECT {SUPERVISED_COLUMNS} FROM server_case c WHERE 1 = 1");
+        let mut args = Vec::new();
+        filter_clause(scope, filter, now_ms, &mut sql, &mut args);
+        if windows_only {
+            sql.push_str(&format!(
+                " AND stage IN {WITH_DEPARTMENT} AND deadline_ms IS NOT NULL AND dispatched_ms IS NOT NULL"
+            ));
+        }
+        sql.push_str(&format!(" ORDER BY {}", filter.order.sql()));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), supervised)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    /// The rows of these cases, in the order given (those that do not exist are left out).
+    pub fn case_rows(&self, ids: &[CaseId], now_ms: i64) -> Result<Vec<CaseRow>, DbError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM server_case WHERE case_id IN ({marks})"
+        ))?;
+        let keys: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let rows = stmt.query_map(rusqlite::params_from_iter(keys.iter()), |r| {
+            row_to_case(r, now_ms)
+        })?;
+        let mut found = HashMap::with_capacity(ids.len());
+        for row in rows {
+            let row = row??;
+            found.insert(row.id, row);
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
     pub fn case_row(&self, case: CaseId, now_ms: i64) -> Result<Option<CaseRow>, DbError> {
@@ -289,7 +402,8 @@ pub(super) fn case_row(
     row.transpose()
 }
 
-/// What supervision looks at: a case with a department and a deadline, and what was last reminded.
+/// A case's deadline facts, what its deadline state is computed from: what supervision looks at (with
+/// what was last reminded), and what a list filtered by deadline state sorts out.
 #[derive(Debug, Clone)]
 pub struct Supervised {
     pub case: CaseId,
@@ -303,44 +417,48 @@ pub struct Supervised {
     pub escalated: bool,
 }
 
+/// The columns of [`Supervised`], from `server_case c` (the route's clock from the pool).
+const SUPERVISED_COLUMNS: &str = "c.case_id, c.stage, c.category_standard, c.category_code,
+    c.dispatched_ms, c.deadline_ms,
+    (SELECT p.route_clock FROM pool p WHERE p.case_id = c.case_id), c.supervision, c.escalated_ms";
+
+fn supervised(r: &Row<'_>) -> rusqlite::Result<Result<Supervised, DbError>> {
+    let id: String = r.get(0)?;
+    let stage: String = r.get(1)?;
+    let category = CategoryKey {
+        standard: r.get(2)?,
+        code: r.get(3)?,
+    };
+    let dispatched: Option<i64> = r.get(4)?;
+    let deadline: Option<i64> = r.get(5)?;
+    let route_clock: Option<String> = r.get(6)?;
+    let supervision: Option<String> = r.get(7)?;
+    let escalated: Option<i64> = r.get(8)?;
+    Ok((|| {
+        Ok(Supervised {
+            case: parse_case_id(&id)?,
+            stage: stage.parse().map_err(DbError::Corrupt)?,
+            category,
+            dispatched_at: dispatched.map(time),
+            deadline: deadline.map(time),
+            route_clock,
+            supervision,
+            escalated: escalated.is_some(),
+        })
+    })())
+}
+
 impl Read<'_> {
     /// Cases a department holds with a deadline: the ones supervision checks.
     pub fn supervised_cases(&self) -> Result<Vec<Supervised>, DbError> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT c.case_id, c.stage, c.category_standard, c.category_code, c.dispatched_ms,
-                    c.deadline_ms, p.route_clock, c.supervision, c.escalated_ms
-             FROM server_case c LEFT JOIN pool p USING (case_id)
+            "SELECT {SUPERVISED_COLUMNS} FROM server_case c
              WHERE c.stage IN {WITH_DEPARTMENT} AND c.deadline_ms IS NOT NULL ORDER BY c.deadline_ms"
         ))?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                CategoryKey {
-                    standard: r.get(2)?,
-                    code: r.get(3)?,
-                },
-                r.get::<_, Option<i64>>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-                r.get::<_, Option<String>>(6)?,
-                r.get::<_, Option<String>>(7)?,
-                r.get::<_, Option<i64>>(8)?,
-            ))
-        })?;
+        let rows = stmt.query_map([], supervised)?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, stage, category, dispatched, deadline, route_clock, supervision, escalated) =
-                row?;
-            out.push(Supervised {
-                case: parse_case_id(&id)?,
-                stage: stage.parse().map_err(DbError::Corrupt)?,
-                category,
-                dispatched_at: dispatched.map(time),
-                deadline: deadline.map(time),
-                route_clock,
-                supervision,
-                escalated: escalated.is_some(),
-            });
+            out.push(row??);
         }
         Ok(out)
     }

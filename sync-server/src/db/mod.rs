@@ -27,7 +27,7 @@ use crate::events::{CaseChanged, CaseEvents};
 
 pub use audit::{AuditEntry, audit};
 pub use backend::COMPACT_AFTER_CHANGES;
-pub use cases::{CaseFilter, CasePage, CaseRow, ListScope, Supervised};
+pub use cases::{CaseFilter, CaseOrder, CasePage, CaseRow, ListScope, Supervised};
 pub use pool::{PoolEntry, RouteRow};
 pub use principals::{DeskListing, DeskRow, DeviceListing, DeviceRow, DeviceSelector, WorkerRow};
 pub use reference::{District, RefName};

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use gridpatrol_core::case::CaseId;
+use gridpatrol_core::dispatch::DeadlineState;
 use gridpatrol_core::indicators::{GroupBy, Period};
 use gridpatrol_core::workflow::Stage;
 use serde::Deserialize;
@@ -11,10 +12,10 @@ use serde::Deserialize;
 use super::extract::{JsonBody, QueryParams};
 use super::{AppState, blocking};
 use crate::actions::ActionRequest;
-use crate::db::{AuditEntry, CaseFilter};
+use crate::db::{AuditEntry, CaseFilter, CaseOrder};
 use crate::desk::{CaseView, Stats};
 use crate::error::ServerError;
-use crate::listing::ListedPage;
+use crate::listing::{ListedPage, parse_deadline_state};
 use crate::principal::{Desk, DeskRole};
 use crate::supervision::{Supervision, SupervisionReport};
 
@@ -24,10 +25,14 @@ pub const MAX_PAGE: u32 = 500;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CasesQuery {
+    /// A stage, or several separated by commas.
     pub stage: Option<String>,
     pub cell: Option<String>,
     pub department: Option<String>,
     pub overdue: Option<bool>,
+    /// A deadline state, or several separated by commas.
+    pub deadline_state: Option<String>,
+    pub order: Option<String>,
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
@@ -41,19 +46,49 @@ fn case_id(id: &str) -> Result<CaseId, ServerError> {
     })
 }
 
+/// The items of a comma-separated parameter, each parsed; an empty parameter is none.
+fn comma_list<T>(
+    text: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, ServerError>,
+) -> Result<Vec<T>, ServerError> {
+    text.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(parse)
+        .collect()
+}
+
+fn stage(text: &str) -> Result<Stage, ServerError> {
+    text.parse::<Stage>()
+        .map_err(|e| ServerError::bad_request("bad_stage", format!("{e} (未知环节)")))
+}
+
+fn deadline_state(text: &str) -> Result<DeadlineState, ServerError> {
+    parse_deadline_state(text).ok_or_else(|| {
+        ServerError::bad_request(
+            "bad_deadline_state",
+            format!(
+                "deadline_state={text:?}: use on_time, approaching, overdue or no_deadline, several separated by commas (时限状态错误)"
+            ),
+        )
+    })
+}
+
+fn order(text: Option<&str>) -> Result<CaseOrder, ServerError> {
+    match text.filter(|o| !o.is_empty()) {
+        None => Ok(CaseOrder::default()),
+        Some(o) => o
+            .parse()
+            .map_err(|e| ServerError::bad_request("bad_order", format!("{e} (排序方式错误)"))),
+    }
+}
+
 pub async fn list_cases(
     State(state): State<AppState>,
     desk: Desk,
     QueryParams(q): QueryParams<CasesQuery>,
 ) -> Result<Json<ListedPage>, ServerError> {
-    let stage = q
-        .stage
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<Stage>()
-                .map_err(|e| ServerError::bad_request("bad_stage", format!("{e} (未知环节)")))
-        })
-        .transpose()?;
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ServerError::bad_request(
@@ -62,15 +97,17 @@ pub async fn list_cases(
         ));
     }
     let filter = CaseFilter {
-        stage,
+        stages: comma_list(q.stage.as_deref(), stage)?,
         cell: q.cell.filter(|c| !c.is_empty()),
         department: q.department.filter(|d| !d.is_empty()),
         overdue: q.overdue,
+        order: order(q.order.as_deref())?,
         limit,
         offset: q.offset.unwrap_or(0),
     };
+    let states = comma_list(q.deadline_state.as_deref(), deadline_state)?;
     blocking(&state, move |c| {
-        c.with_deadline_states(c.list_cases(&desk, &filter)?)
+        c.list_cases(&desk, &filter, &states, Utc::now())
     })
     .await
     .map(Json)

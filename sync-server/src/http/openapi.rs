@@ -49,6 +49,8 @@ fn api_document() -> Value {
     let sha = json!({"name": "sha256", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}});
     let stages = gridpatrol_core::workflow::Stage::ALL.map(|s| s.as_str());
     let actions = crate::actions::DESK_ACTIONS.map(|a| a.as_str());
+    let orders = crate::db::CaseOrder::ALL.map(|o| o.as_str());
+    let deadline_states = crate::listing::DEADLINE_STATES.map(crate::supervision::state_name);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -131,14 +133,16 @@ fn api_document() -> Value {
                 }
             },
             "/api/v1/cases": {"get": {
-                "summary": "Cases in the desk's scope, newest first (from the case index; department desks see their department's cases)",
+                "summary": "Cases in the desk's scope, newest first unless `order` says otherwise (from the case index; department desks see their department's cases). `total` counts every case matching all the filters, deadline states included",
                 "security": desk,
                 "parameters": [
-                    {"name": "stage", "in": "query", "schema": {"type": "string", "enum": stages}},
+                    {"name": "stage", "in": "query", "description": "A stage, or several separated by commas (any of them)", "style": "form", "explode": false, "schema": {"type": "array", "items": {"type": "string", "enum": stages}}},
                     {"name": "cell", "in": "query", "description": "A cell code or prefix", "schema": {"type": "string"}},
                     {"name": "department", "in": "query", "schema": {"type": "string"}},
                     {"name": "overdue", "in": "query", "schema": {"type": "boolean"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+                    {"name": "deadline_state", "in": "query", "description": "Only cases in one of these deadline states (several separated by commas), measured as supervision measures them: on the route's clock (working hours on the work calendar, or continuous), approaching when at most the warning share of the allowed time is left. 400 `bad_deadline_state` for another value", "style": "form", "explode": false, "schema": {"type": "array", "items": {"type": "string", "enum": deadline_states}}},
+                    {"name": "order", "in": "query", "description": "newest: newest report first; oldest: oldest report first (a queue); deadline: earliest deadline first, cases without one last (supervision). 400 `bad_order` for another value", "schema": {"type": "string", "enum": orders, "default": "newest"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": super::desk::MAX_PAGE, "default": super::desk::DEFAULT_PAGE}},
                     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}
                 ],
                 "responses": ok_json(schema("CasePage"), &["400", "401", "403"])
@@ -232,10 +236,12 @@ fn api_document() -> Value {
                     "reporter": {"type": "string"}, "device": {"type": "string"}, "verifier": {"type": ["string", "null"]},
                     "address": {"type": "string"}, "summary": {"type": "string"},
                     "lat": {"type": "number"}, "lon": {"type": "number"}, "photos": {"type": "integer"},
-                    "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+                    "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
+                    "deadline_state": {"type": "string", "enum": deadline_states}}},
                 "CasePage": {"type": "object", "properties": {
                     "items": {"type": "array", "items": schema("CaseRow")},
-                    "total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"}}},
+                    "total": {"type": "integer", "description": "Every case matching the filters, not only this page's"},
+                    "limit": {"type": "integer"}, "offset": {"type": "integer"}}},
                 "Route": {"type": "object", "properties": {
                     "department": {"type": ["string", "null"]}, "deadline": {"type": ["string", "null"], "format": "date-time"},
                     "hours": {"type": ["number", "null"]}, "clock": {"type": ["string", "null"], "enum": ["WH", "CH", null]},
@@ -248,7 +254,7 @@ fn api_document() -> Value {
                     "stage_zh": {"type": ["string", "null"]},
                     "route": {"oneOf": [schema("Route"), {"type": "null"}]},
                     "pool_entered_at": {"type": ["string", "null"], "format": "date-time"},
-                    "deadline_state": {"type": "string", "enum": ["no_deadline", "on_time", "approaching", "overdue"]},
+                    "deadline_state": {"type": "string", "enum": deadline_states},
                     "escalated": {"type": "boolean"},
                     "actions": {"type": "array", "items": {"type": "string", "enum": actions}}}},
                 "ActionRequest": {"type": "object", "required": ["action"], "additionalProperties": false, "properties": {
