@@ -514,6 +514,42 @@ test('a long queue says how much it shows and loads more from the keyboard', asy
   await en.context().close();
 });
 
+test("the server's notices show as a banner, in the chosen language", async () => {
+  // Whether the work calendar lacks a year's holidays depends on today's date (45 days ahead): the banner
+  // must say exactly what the server says, and be hidden when it says nothing.
+  const notices = (await call('GET', '/api/v1/notices', token('d-supervisor'))).json;
+  assert.ok(Array.isArray(notices));
+  const page = await newDesk(token('d-supervisor'));
+  await page.waitForFunction((n) => document.querySelectorAll('#notices p').length === n, notices.length);
+  assert.equal(await page.isVisible('#notices'), notices.length > 0);
+  for (const n of notices) {
+    assert.match(await page.textContent(`#notices p[data-code="${n.code}"]`), new RegExp(n.message_zh.slice(0, 12)));
+  }
+  if (notices.length) await shot(page, '9-notice');
+  await page.click('#lang');
+  for (const n of notices) {
+    assert.match(await page.textContent(`#notices p[data-code="${n.code}"]`), new RegExp(n.message_en.slice(0, 12)));
+  }
+  await page.context().close();
+});
+
+test('a desk revoked while its dashboard is open is signed out', async () => {
+  const created = admin('desk', 'add', '--id', 'd-temp', '--role', 'dispatcher', '--scope', STREET_1);
+  const page = await newDesk(created.token);
+  await page.waitForSelector('.topbar [data-role="dispatcher"]');
+  admin('desk', 'revoke', '--id', 'd-temp');
+  // The open event stream checks its token every 10 s; the page then shows the sign-in form and says why.
+  await page.waitForSelector('.signin-card', { timeout: 30_000 });
+  await page.waitForFunction(() => /吊销/.test(document.body.textContent ?? ''));
+  assert.equal((await call('GET', '/api/v1/me', created.token)).status, 401);
+  // Its new token (rotated) signs in again.
+  const rotated = admin('desk', 'rotate', '--id', 'd-temp');
+  await page.fill('#token', rotated.token);
+  await page.press('#token', 'Enter');
+  await page.waitForSelector('.topbar [data-role="dispatcher"]');
+  await page.context().close();
+});
+
 test('a graceful shutdown is not held up by open dashboards', async () => {
   const page = await newDesk(token('d-supervisor'));
   const started = Date.now();
