@@ -39,7 +39,7 @@ mkdir -p "$CARGO_TARGET_DIR"
 log "npm ci (dashboard/)"
 (cd dashboard && npm ci --no-audit --no-fund)
 
-log "unit tests (vitest: GCJ-02, CSV, countdown, forms)"
+log "unit tests (vitest: GCJ-02, CSV, countdown, forms, paging)"
 (cd dashboard && npm test)
 
 log "npm run build (type check + vite) → dashboard/dist"
