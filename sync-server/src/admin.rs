@@ -227,13 +227,8 @@ pub fn import_calendar(
     })
 }
 
-pub fn add_worker(
-    centre: &CommandCentre,
-    id: &str,
-    name: &str,
-    cells: &[String],
-) -> Result<WorkerRow, ServerError> {
-    check_id("worker", id)?;
+/// A worker's cells as typed: trimmed, at least one, each naming known cells.
+fn check_cells(centre: &CommandCentre, cells: &[String]) -> Result<Vec<String>, ServerError> {
     let cells: Vec<String> = cells
         .iter()
         .map(|c| c.trim().to_owned())
@@ -248,6 +243,17 @@ pub fn add_worker(
     for c in &cells {
         check_cell_prefix(centre, c)?;
     }
+    Ok(cells)
+}
+
+pub fn add_worker(
+    centre: &CommandCentre,
+    id: &str,
+    name: &str,
+    cells: &[String],
+) -> Result<WorkerRow, ServerError> {
+    check_id("worker", id)?;
+    let cells = check_cells(centre, cells)?;
     let worker = WorkerRow {
         id: id.to_owned(),
         name: check_name("worker", name)?,
@@ -264,6 +270,32 @@ pub fn add_worker(
         Ok(())
     })?;
     Ok(worker)
+}
+
+/// Gives a worker other cells (a reassignment, 调整网格). The worker's devices receive the cases of the
+/// new cells and the new cells' polygons at their next sync; the worker keeps their id and history.
+pub fn set_worker_cells(
+    centre: &CommandCentre,
+    id: &str,
+    cells: &[String],
+) -> Result<WorkerRow, ServerError> {
+    let cells = check_cells(centre, cells)?;
+    centre.db.write(|w| {
+        let Some(mut worker) = w.worker(id)? else {
+            return Err(ServerError::NotFound(format!(
+                "no worker {id} (网格员不存在)"
+            )));
+        };
+        w.set_worker_cells(id, &cells)?;
+        w.audit(
+            "admin",
+            "worker set-cells",
+            None,
+            Some(&format!("{id}: {}", cells.join(","))),
+        )?;
+        worker.cells = cells;
+        Ok(worker)
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]

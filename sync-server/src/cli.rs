@@ -145,6 +145,14 @@ enum WorkerCommand {
         #[arg(long, value_delimiter = ',', required = true)]
         cells: Vec<String>,
     },
+    /// Give a worker other cells (a reassignment); their PDAs follow at their next sync.
+    SetCells {
+        #[arg(long)]
+        id: String,
+        /// Cell codes or prefixes (street, community), comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        cells: Vec<String>,
+    },
     /// The workers, their cells and how many live device tokens each has.
     List,
 }
@@ -450,6 +458,20 @@ fn admin(data: &Path, json: bool, command: AdminCommand) -> Result<()> {
                     "已添加网格员 Worker added: {} {} cells {}",
                     w.id,
                     w.name,
+                    w.cells.join(",")
+                )
+            })?;
+        }
+        AdminCommand::Worker {
+            command: WorkerCommand::SetCells { id, cells },
+        } => {
+            let w = admin::set_worker_cells(&centre, &id, &cells)?;
+            print(json, &w, || {
+                format!(
+                    "网格员 {} 的网格已调整为 {}，其设备下次同步时更新 Worker {} now patrols {}; their devices follow at their next sync",
+                    w.id,
+                    w.cells.join(","),
+                    w.id,
                     w.cells.join(",")
                 )
             })?;

@@ -121,6 +121,7 @@ fn seed_device(centre: &CommandCentre, worker: &str) -> Result<DeviceAuth, Serve
         token_hash: hash,
         worker: row.worker,
         device_id: None,
+        synced_cells: None,
     };
     centre.enroll(&device, &device_id)?;
     Ok(DeviceAuth {

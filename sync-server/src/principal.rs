@@ -35,6 +35,8 @@ pub struct DeviceAuth {
     pub worker: WorkerRow,
     /// Bound at enrollment.
     pub device_id: Option<String>,
+    /// The worker's cells as of this device's last sync; `None` before its first.
+    pub synced_cells: Option<Vec<String>>,
 }
 
 impl DeviceAuth {

@@ -57,6 +57,12 @@ impl Reference {
         })
     }
 
+    /// The version of the grid cells a worker with `cells` sees: it changes with the imported reference
+    /// data and with the worker's cells (a reassignment), never otherwise.
+    pub fn grids_version(&self, cells: &[String]) -> String {
+        gridpatrol_core::refdata::fingerprint(&format!("{}|{}", self.version, cells.join(",")))
+    }
+
     /// Whether a cell code or prefix names at least one known cell.
     pub fn knows_cells(&self, prefix: &str) -> bool {
         self.grids.cells_within(prefix).next().is_some()

@@ -105,7 +105,23 @@ impl CommandCentre {
         let scope = device.scope()?;
         let reference = self.reference();
         let mut refused_case = None;
+        // The worker was given other cells since this device last synced: pull from the beginning, so
+        // the device receives the older cases of its new cells (what it holds already is not resent).
+        let rescoped = device.synced_cells.as_ref() != Some(&scope.cells);
+        let from_start;
+        let request = if rescoped && request.cursor > 0 {
+            from_start = SyncRequest {
+                cursor: 0,
+                docs: request.docs.clone(),
+            };
+            &from_start
+        } else {
+            request
+        };
         let result = self.db.write(|w| {
+            if rescoped {
+                w.set_synced_cells(&device.token_hash, &scope.cells)?;
+            }
             let outcome = self.sync.handle(w, &scope, request).map_err(|e| {
                 if let SyncError::Refused { case, .. } = &e {
                     refused_case = Some(CaseId(*case));

@@ -18,5 +18,10 @@ pub mod wire;
 /// a catalogue edited at the command centre reaches the PDAs without an extra request per sync.
 pub const CATALOG_VERSION_HEADER: &str = "gridpatrol-catalog-version";
 
+/// The HTTP header on every sync response (and on `GET /api/v1/grids`) naming the version of the grid
+/// cells the worker patrols: it changes when the district's grids are re-imported or the worker is given
+/// other cells, and a device whose stored version differs pulls its cells again.
+pub const GRIDS_VERSION_HEADER: &str = "gridpatrol-grids-version";
+
 pub use server::{DeviceScope, ServerSync, SyncBackend, SyncError, SyncOutcome};
 pub use wire::{DocPull, DocPush, SyncRequest, SyncResponse, WireError};

@@ -19,6 +19,8 @@ pub struct DeviceRow {
     pub worker: WorkerRow,
     /// Bound at enrollment; `None` before.
     pub device_id: Option<String>,
+    /// The worker's cells as of this device's last sync; `None` before its first.
+    pub synced_cells: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -101,18 +103,27 @@ fn workers(conn: &Connection) -> Result<Vec<WorkerRow>, DbError> {
 }
 
 fn device_by_token(conn: &Connection, token_hash: &str) -> Result<Option<DeviceRow>, DbError> {
-    let row: Option<(String, Option<String>)> = conn
+    let row: Option<(String, Option<String>, Option<String>)> = conn
         .prepare_cached(
-            "SELECT worker_id, device_id FROM device WHERE token_hash = ?1 AND revoked_ms IS NULL",
+            "SELECT worker_id, device_id, synced_cells FROM device
+             WHERE token_hash = ?1 AND revoked_ms IS NULL",
         )?
-        .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    let Some((worker_id, device_id)) = row else {
+    let Some((worker_id, device_id, synced)) = row else {
         return Ok(None);
     };
     let worker = worker(conn, &worker_id)?
         .ok_or_else(|| DbError::Corrupt(format!("device of unknown worker {worker_id}")))?;
-    Ok(Some(DeviceRow { worker, device_id }))
+    let synced_cells = synced
+        .map(|s| serde_json::from_str(&s))
+        .transpose()
+        .map_err(|e| DbError::Corrupt(format!("device of {worker_id}: synced_cells: {e}")))?;
+    Ok(Some(DeviceRow {
+        worker,
+        device_id,
+        synced_cells,
+    }))
 }
 
 fn desk_by_token(conn: &Connection, token_hash: &str) -> Result<Option<DeskRow>, DbError> {
@@ -261,6 +272,26 @@ impl Write<'_> {
         let mut stmt = self.tx.prepare(sql)?;
         let rows = stmt.query_map(params![key, self.now_ms], device_listing)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Gives a worker other cells. Returns false when there is no such worker.
+    pub fn set_worker_cells(&self, id: &str, cells: &[String]) -> Result<bool, DbError> {
+        let cells = serde_json::to_string(cells).unwrap_or_else(|_| "[]".into());
+        let n = self.tx.execute(
+            "UPDATE worker SET cells = ?2 WHERE id = ?1",
+            params![id, cells],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Records the cells a device synced with.
+    pub fn set_synced_cells(&self, token_hash: &str, cells: &[String]) -> Result<(), DbError> {
+        let cells = serde_json::to_string(cells).unwrap_or_else(|_| "[]".into());
+        self.tx.execute(
+            "UPDATE device SET synced_cells = ?2 WHERE token_hash = ?1",
+            params![token_hash, cells],
+        )?;
+        Ok(())
     }
 
     /// Revokes a desk's token. Returns false when there is no such live desk.

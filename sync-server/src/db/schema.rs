@@ -118,9 +118,11 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_case ON audit_log (case_id);
 ";
 
-/// Revocation (吊销). The device table is rebuilt because SQLite cannot drop a column's UNIQUE: a device id
-/// is unique among live tokens only, so a device whose token was revoked by mistake (or handed to a
-/// replacement worker) can enroll again with a new token and keep its actor and sync state.
+/// Revocation (吊销) and reassignment. The device table is rebuilt because SQLite cannot drop a column's
+/// UNIQUE: a device id is unique among live tokens only, so a device whose token was revoked by mistake
+/// can enroll again with a new token and keep its actor and sync state. `synced_cells` is the worker's
+/// cells as of the device's last sync: when the worker is given other cells, the next sync starts the
+/// device's pull from the beginning, so that it receives the older cases of its new cells.
 const V2: &str = "
 CREATE TABLE device_v2 (
     token_hash TEXT PRIMARY KEY,
@@ -128,7 +130,8 @@ CREATE TABLE device_v2 (
     device_id TEXT,
     created_ms INTEGER NOT NULL,
     enrolled_ms INTEGER,
-    revoked_ms INTEGER
+    revoked_ms INTEGER,
+    synced_cells TEXT
 );
 INSERT INTO device_v2 (token_hash, worker_id, device_id, created_ms, enrolled_ms)
     SELECT token_hash, worker_id, device_id, created_ms, enrolled_ms FROM device;

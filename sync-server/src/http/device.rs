@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderName;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use gridpatrol_core::sync::{CATALOG_VERSION_HEADER, SyncRequest};
+use gridpatrol_core::sync::{CATALOG_VERSION_HEADER, GRIDS_VERSION_HEADER, SyncRequest};
 use serde::Deserialize;
 
 use super::extract::{JsonBody, QueryParams, RawBody};
@@ -41,14 +41,22 @@ pub async fn sync(
 ) -> Result<Response, ServerError> {
     let request = SyncRequest::decode(&body)?;
     add(&state.metrics.sync_bytes_in, body.len() as u64);
+    let cells = device.worker.cells.clone();
     let response = blocking(&state, move |c| c.sync_device(&device, &request)).await?;
     let bytes = response.encode();
     add(&state.metrics.sync_bytes_out, bytes.len() as u64);
-    let catalog = state.reference().catalog_version.clone();
+    let reference = state.reference();
     Ok((
         [
             (CONTENT_TYPE, "application/octet-stream".to_owned()),
-            (HeaderName::from_static(CATALOG_VERSION_HEADER), catalog),
+            (
+                HeaderName::from_static(CATALOG_VERSION_HEADER),
+                reference.catalog_version.clone(),
+            ),
+            (
+                HeaderName::from_static(GRIDS_VERSION_HEADER),
+                reference.grids_version(&cells),
+            ),
         ],
         bytes,
     )

@@ -48,6 +48,7 @@ async fn device(token: String, state: &AppState) -> Result<DeviceAuth, ServerErr
         token_hash: hash,
         worker: row.worker,
         device_id: row.device_id,
+        synced_cells: row.synced_cells,
     })
 }
 

@@ -45,6 +45,7 @@ fn api_document() -> Value {
     let desk = json!([{"deskToken": []}]);
     let either = json!([{"deviceToken": []}, {"deskToken": []}]);
     let catalog_version = json!({"description": "The version (fingerprint) of the catalogue in force: a device whose own differs fetches `GET /api/v1/catalog?format=csv`", "schema": {"type": "string"}});
+    let grids_version = json!({"description": "The version of the grid cells this token sees: changes when grids are re-imported or the worker is given other cells; a device whose own differs fetches `GET /api/v1/grids`", "schema": {"type": "string"}});
     let case_id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
     let sha = json!({"name": "sha256", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}});
     let stages = gridpatrol_core::workflow::Stage::ALL.map(|s| s.as_str());
@@ -90,7 +91,7 @@ fn api_document() -> Value {
                 "security": device,
                 "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream", "maxLength": gridpatrol_core::sync::wire::MAX_MESSAGE_BYTES}}}},
                 "responses": {
-                    "200": {"description": "SyncResponse bytes", "headers": {"gridpatrol-catalog-version": catalog_version.clone()}, "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}},
+                    "200": {"description": "SyncResponse bytes", "headers": {"gridpatrol-catalog-version": catalog_version.clone(), "gridpatrol-grids-version": grids_version.clone()}, "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}},
                     "400": {"description": "Undecodable message (code `wire`, a version mismatch says so) or malformed changes (code `malformed`)", "content": {"application/json": {"schema": schema("Error")}}},
                     "401": error_responses(&["401"])["401"],
                     "403": {"description": "Refused (code `sync_refused`: a change outside the device's scope, by another actor, or not a grid worker's; `not_enrolled`); nothing of the request was kept", "content": {"application/json": {"schema": schema("Error")}}},
@@ -188,7 +189,7 @@ fn api_document() -> Value {
                 "summary": "The grid cells in the caller's scope (GeoJSON FeatureCollection)",
                 "security": either,
                 "responses": {
-                    "200": {"description": "GeoJSON", "content": {"application/geo+json": {"schema": {"type": "object"}}}},
+                    "200": {"description": "GeoJSON", "headers": {"gridpatrol-grids-version": grids_version.clone()}, "content": {"application/geo+json": {"schema": {"type": "object"}}}},
                     "401": error_responses(&["401"])["401"]
                 }
             }},

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use gridpatrol_core::catalog::Category;
 use gridpatrol_core::grid::{GridCell, GridIndex};
-use gridpatrol_core::sync::CATALOG_VERSION_HEADER;
+use gridpatrol_core::sync::{CATALOG_VERSION_HEADER, GRIDS_VERSION_HEADER};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -20,11 +20,12 @@ use crate::notices::{Notice, notices};
 use crate::principal::{Desk, Principal};
 
 pub async fn grids(State(state): State<AppState>, who: Principal) -> Result<Response, ServerError> {
-    let body = blocking(&state, move |c| {
+    let (body, version) = blocking(&state, move |c| {
         let reference = c.reference();
+        let prefixes = who.cell_prefixes();
         let mut cells: Vec<GridCell> = Vec::new();
-        for prefix in who.cell_prefixes() {
-            for cell in reference.grids.cells_within(&prefix) {
+        for prefix in &prefixes {
+            for cell in reference.grids.cells_within(prefix) {
                 if !cells.iter().any(|c| c.code == cell.code) {
                     cells.push(cell.clone());
                 }
@@ -32,10 +33,17 @@ pub async fn grids(State(state): State<AppState>, who: Principal) -> Result<Resp
         }
         let index = GridIndex::new(cells)
             .map_err(|e| ServerError::Internal(format!("grids in scope: {e}")))?;
-        Ok(index.to_geojson())
+        Ok((index.to_geojson(), reference.grids_version(&prefixes)))
     })
     .await?;
-    Ok(([(CONTENT_TYPE, "application/geo+json")], body).into_response())
+    Ok((
+        [
+            (CONTENT_TYPE, "application/geo+json".to_owned()),
+            (HeaderName::from_static(GRIDS_VERSION_HEADER), version),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
