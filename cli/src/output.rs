@@ -212,6 +212,9 @@ impl Output {
                 String::new()
             }
         );
+        if let Some(n) = s.grids_updated {
+            println!("负责网格已按服务器更新 Grid cells updated from the server: {n} 个 cells");
+        }
         if let Some(n) = s.catalog_updated {
             println!(
                 "分类目录已按服务器更新 Category catalogue updated from the server: {n} 类 categories"

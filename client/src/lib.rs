@@ -10,7 +10,7 @@ use std::time::Duration;
 use gridpatrol_core::store::DeviceStore;
 use gridpatrol_core::store::upload::{HeldByServer, UPLOAD_CHUNK_BYTES, UploadState, plan_uploads};
 use gridpatrol_core::sync::wire::{MAX_MESSAGE_BYTES, SyncRequest};
-use gridpatrol_core::sync::{CATALOG_VERSION_HEADER, SyncResponse};
+use gridpatrol_core::sync::{CATALOG_VERSION_HEADER, GRIDS_VERSION_HEADER, SyncResponse};
 use serde::{Deserialize, Serialize};
 use ureq::Agent;
 
@@ -126,6 +126,16 @@ pub struct SyncSummary {
     /// The number of categories when the server's catalogue differed and was pulled; `None` when the
     /// device's was already the server's.
     pub catalog_updated: Option<usize>,
+    /// The number of cells when the worker's grid cells changed (re-imported, or the worker was given
+    /// other cells) and were pulled; `None` otherwise.
+    pub grids_updated: Option<usize>,
+}
+
+/// The reference versions a sync response names.
+#[derive(Debug, Default)]
+struct ServerVersions {
+    catalog: Option<String>,
+    grids: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,7 +210,7 @@ impl Remote {
             .call()
             .map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
-        let server_version = catalog_version(&resp);
+        let server_version = header(&resp, CATALOG_VERSION_HEADER);
         let body = resp
             .into_body()
             .with_config()
@@ -219,6 +229,10 @@ impl Remote {
     /// Replaces the store's grid cells with the ones the server says this worker covers, so that
     /// reports are located in the right cell offline. Returns the number of cells.
     pub fn pull_grids(&self, store: &mut DeviceStore) -> Result<usize> {
+        self.pull_grids_shared(&RefCell::new(store))
+    }
+
+    fn pull_grids_shared<S: StoreAccess + ?Sized>(&self, store: &S) -> Result<usize> {
         let resp = self
             .agent
             .get(format!("{}/api/v1/grids", self.base))
@@ -226,6 +240,7 @@ impl Remote {
             .call()
             .map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
+        let version = header(&resp, GRIDS_VERSION_HEADER);
         let body = resp
             .into_body()
             .with_config()
@@ -235,7 +250,10 @@ impl Remote {
         if status != 200 {
             return Err(server_error(status, body.as_bytes()));
         }
-        Ok(store.import_grids(&body)?)
+        Ok(store.with(|s| match &version {
+            Some(v) => s.import_server_grids(&body, v),
+            None => s.import_grids(&body),
+        })?)
     }
 
     /// One round trip of document sync: the request's bytes go out, the response's bytes come back.
@@ -243,8 +261,8 @@ impl Remote {
         Ok(self.exchange(request)?.0)
     }
 
-    /// [`Remote::round_trip`], with the catalogue version the server named.
-    fn exchange(&self, request: &[u8]) -> Result<(Vec<u8>, Option<String>)> {
+    /// [`Remote::round_trip`], with the reference versions the server named.
+    fn exchange(&self, request: &[u8]) -> Result<(Vec<u8>, ServerVersions)> {
         let resp = self
             .agent
             .post(format!("{}/sync/v1", self.base))
@@ -253,7 +271,10 @@ impl Remote {
             .send(request)
             .map_err(|e| self.unreachable(e))?;
         let status = resp.status().as_u16();
-        let catalog = catalog_version(&resp);
+        let versions = ServerVersions {
+            catalog: header(&resp, CATALOG_VERSION_HEADER),
+            grids: header(&resp, GRIDS_VERSION_HEADER),
+        };
         let bytes = resp
             .into_body()
             .with_config()
@@ -263,16 +284,16 @@ impl Remote {
         if status != 200 {
             return Err(server_error(status, &bytes));
         }
-        Ok((bytes, catalog))
+        Ok((bytes, versions))
     }
 
-    /// One round: the response, bytes sent and received, and the server's catalogue version.
-    fn round(&self, request: &SyncRequest) -> Result<(SyncResponse, usize, usize, Option<String>)> {
+    /// One round: the response, bytes sent and received, and the server's reference versions.
+    fn round(&self, request: &SyncRequest) -> Result<(SyncResponse, usize, usize, ServerVersions)> {
         let body = request.encode();
-        let (bytes, catalog) = self.exchange(&body)?;
+        let (bytes, versions) = self.exchange(&body)?;
         let response =
             SyncResponse::decode(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        Ok((response, body.len(), bytes.len(), catalog))
+        Ok((response, body.len(), bytes.len(), versions))
     }
 
     /// Documents first (until the device and the server have nothing more to say), then photos.
@@ -293,7 +314,7 @@ impl Remote {
         progress: &dyn SyncProgress,
     ) -> Result<SyncSummary> {
         let mut summary = SyncSummary::default();
-        let mut server_catalog: Option<String> = None;
+        let mut server: ServerVersions;
         progress.phase(Phase::Cases, store.with(|s| s.outbox_len())?);
         loop {
             if progress.is_cancelled() {
@@ -311,8 +332,8 @@ impl Remote {
                 .iter()
                 .filter(|d| !d.changes.is_empty())
                 .count();
-            let (response, sent, received, catalog) = self.round(&request)?;
-            server_catalog = catalog.or(server_catalog);
+            let (response, sent, received, versions) = self.round(&request)?;
+            server = versions;
             let applied = store.with(|s| s.apply_sync_response(&response))?;
             summary.pushed += pushed;
             summary.received += applied.updated;
@@ -324,12 +345,17 @@ impl Remote {
                 break;
             }
         }
-        // Only when the server's catalogue differs: a sync where nothing changed stays one request.
-        if let Some(server) = server_catalog {
+        // Only when the server's reference data differs: a sync where nothing changed stays one request.
+        if let Some(catalog) = server.catalog {
             let local = store.with(|s| s.catalog_version())?;
-            if server != local {
+            if catalog != local {
                 summary.catalog_updated = self.pull_catalog(store, &local)?;
             }
+        }
+        if let Some(grids) = server.grids
+            && store.with(|s| s.grids_version())?.as_deref() != Some(grids.as_str())
+        {
+            summary.grids_updated = Some(self.pull_grids_shared(store)?);
         }
         self.upload_photos(store, &mut summary, progress)?;
         Ok(summary)
@@ -440,9 +466,9 @@ impl Remote {
     }
 }
 
-fn catalog_version(resp: &ureq::http::Response<ureq::Body>) -> Option<String> {
+fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
     resp.headers()
-        .get(CATALOG_VERSION_HEADER)
+        .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }

@@ -203,6 +203,8 @@ pub struct SyncSummary {
     pub bytes_received: u64,
     /// The number of categories when the server's catalogue differed and replaced this device's.
     pub catalog_updated: Option<u32>,
+    /// The number of cells when the worker's grid cells changed (re-imported or reassigned) and were pulled.
+    pub grids_updated: Option<u32>,
 }
 
 /// The server's answer to enrollment: whose token it was and which grid cells they patrol.
@@ -365,6 +367,7 @@ impl From<gridpatrol_client::SyncSummary> for SyncSummary {
             bytes_sent: s.bytes_sent as u64,
             bytes_received: s.bytes_received as u64,
             catalog_updated: s.catalog_updated.map(n),
+            grids_updated: s.grids_updated.map(n),
         }
     }
 }

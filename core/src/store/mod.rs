@@ -225,9 +225,33 @@ impl DeviceStore {
 
     /// Replaces the cached grid cells. Returns the number of cells.
     pub fn import_grids(&mut self, geojson: &str) -> Result<usize> {
+        self.import_grids_as(geojson, None)
+    }
+
+    /// Replaces the grid cells with the server's, remembering the version the server named for them,
+    /// so that a later sync knows whether the worker's cells changed.
+    pub fn import_server_grids(&mut self, geojson: &str, version: &str) -> Result<usize> {
+        self.import_grids_as(geojson, Some(version))
+    }
+
+    /// The version of the stored grid cells (the server's when they came from it), if any.
+    pub fn grids_version(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT version FROM reference WHERE name = ?1",
+                [REF_GRIDS],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn import_grids_as(&mut self, geojson: &str, version: Option<&str>) -> Result<usize> {
         let index = GridIndex::from_geojson(geojson)?;
         let body = index.to_geojson();
-        let version = crate::photo::sha256_hex(body.as_bytes());
+        let version = version
+            .map(str::to_owned)
+            .unwrap_or_else(|| crate::photo::sha256_hex(body.as_bytes()));
         let tx = self.write_tx()?;
         put_reference(&tx, REF_GRIDS, &version, &body)?;
         tx.commit()?;

@@ -1,0 +1,158 @@
+//! A grid worker given other cells (调整网格) while the server runs: `admin worker set-cells`; at the next
+//! sync the PDA pulls its new cells' polygons (the sync response names their version) and receives the
+//! cases of its new cells that were reported long before, not only those changed since its cursor; it
+//! can then report in the new cells. A sync where nothing changed stays one request.
+
+use std::collections::BTreeSet;
+
+use gridpatrol_client::{Remote, Silent};
+use gridpatrol_core::case::{CaseId, Location};
+use gridpatrol_core::grid::{GeneratedDistrict, GridIndex};
+use gridpatrol_core::store::{DeviceStore, ListFilter, NewReport};
+use gridpatrol_tests::procs::{Server, admin};
+
+const STREET_A: &str = "110102001";
+const STREET_B: &str = "110102002";
+
+/// The middle of the `i`-th cell of a street.
+fn point_in(street: &str, i: usize) -> Location {
+    let cells = GeneratedDistrict::demo().cells();
+    let cell = cells
+        .iter()
+        .filter(|c| c.code.as_str().starts_with(street))
+        .nth(i)
+        .expect("a cell of the street");
+    let c = geo::Centroid::centroid(&cell.polygon).unwrap();
+    Location::new(c.y(), c.x()).unwrap()
+}
+
+fn report(store: &mut DeviceStore, street: &str, i: usize) -> gridpatrol_core::Result<CaseId> {
+    store.report(NewReport {
+        category: "06010".into(),
+        location: point_in(street, i),
+        address: format!("{street} 第 {i} 格"),
+        description: format!("暴露垃圾 #{i}"),
+        photos: Vec::new(),
+    })
+}
+
+fn pda(base: &str, token: &str, worker: &str) -> (DeviceStore, Remote, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = DeviceStore::init(dir.path(), worker).unwrap();
+    let remote = Remote::new(base, token);
+    remote.enroll_store(&mut store).unwrap();
+    (store, remote, dir)
+}
+
+fn ids(store: &DeviceStore) -> BTreeSet<CaseId> {
+    store
+        .list(&ListFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
+#[test]
+fn a_reassigned_worker_gets_the_new_cells_and_their_earlier_cases_at_the_next_sync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    let grids = tmp.path().join("cells.geojson");
+    std::fs::write(
+        &grids,
+        GridIndex::new(GeneratedDistrict::demo().cells())
+            .unwrap()
+            .to_geojson(),
+    )
+    .unwrap();
+    admin(
+        &data,
+        &["district", "create", "--code", "110102", "--name", "西城区"],
+    );
+    admin(&data, &["grids", "import", grids.to_str().unwrap()]);
+    let mut tokens = Vec::new();
+    for (worker, street) in [("w-a", STREET_A), ("w-b", STREET_B)] {
+        admin(
+            &data,
+            &[
+                "worker", "add", "--id", worker, "--name", worker, "--cells", street,
+            ],
+        );
+        let t = admin(&data, &["device", "add", "--worker", worker]);
+        tokens.push(t["token"].as_str().unwrap().to_owned());
+    }
+    let server = Server::serve(&data, &["--supervise-every", "3600"]);
+    let (mut a, remote_a, _a) = pda(&server.base, &tokens[0], "w-a");
+    let (mut b, remote_b, _b) = pda(&server.base, &tokens[1], "w-b");
+
+    // Street B's cases, reported and synced long before the reassignment.
+    let earlier: BTreeSet<CaseId> = (0..3)
+        .map(|i| report(&mut b, STREET_B, i).unwrap())
+        .collect();
+    remote_b.sync(&mut b, &Silent).unwrap();
+    // w-a works street A and syncs past them: its cursor is now beyond B's cases.
+    let own = report(&mut a, STREET_A, 0).unwrap();
+    remote_a.sync(&mut a, &Silent).unwrap();
+    assert_eq!(ids(&a), BTreeSet::from([own]));
+    let cells_before = a.grids().unwrap().unwrap().len();
+    assert!(
+        report(&mut a, STREET_B, 4).is_err(),
+        "street B is outside w-a's cells"
+    );
+
+    let moved = admin(
+        &data,
+        &["worker", "set-cells", "--id", "w-a", "--cells", STREET_B],
+    );
+    assert_eq!(moved["cells"][0], STREET_B);
+
+    let summary = remote_a.sync(&mut a, &Silent).unwrap();
+    let cells = a.grids().unwrap().unwrap();
+    assert_eq!(summary.grids_updated, Some(cells.len()));
+    assert!(
+        cells
+            .cells()
+            .iter()
+            .all(|c| c.code.as_str().starts_with(STREET_B))
+    );
+    assert_eq!(
+        cells.len(),
+        cells_before,
+        "the demo streets are the same size"
+    );
+    let held = ids(&a);
+    assert!(
+        earlier.is_subset(&held),
+        "the earlier cases of the new cells arrived: {held:?}"
+    );
+    assert!(summary.new_cases >= earlier.len());
+
+    // Reporting in the new cells works now, and reaches w-b's PDA (same street).
+    let new = report(&mut a, STREET_B, 4).unwrap();
+    let again = remote_a.sync(&mut a, &Silent).unwrap();
+    assert_eq!(again.grids_updated, None, "pulled once");
+    remote_b.sync(&mut b, &Silent).unwrap();
+    assert!(ids(&b).contains(&new));
+
+    // Nothing changed: one request, nothing pulled.
+    let quiet = remote_a.sync(&mut a, &Silent).unwrap();
+    assert_eq!(
+        (quiet.rounds, quiet.new_cases, quiet.grids_updated),
+        (1, 0, None)
+    );
+
+    // An unknown worker or cell: refused, nothing written.
+    let out = std::process::Command::new(gridpatrol_tests::procs::binary("gridpatrol-server"))
+        .args([
+            "admin",
+            "--data",
+            data.to_str().unwrap(),
+            "worker",
+            "set-cells",
+        ])
+        .args(["--id", "w-a", "--cells", "110102009"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    server.stop();
+}
