@@ -45,6 +45,12 @@ pub enum InputError {
     NoSuchCase(CaseId),
     #[error("nothing to change (没有需要修改的内容)")]
     EmptyEdit,
+    /// The worker was given other cells: a case of the old ones that this device did not report and
+    /// is not to verify can be read but not changed (the server would refuse the whole sync).
+    #[error(
+        "case {0} is no longer in your cells and was not reported here: it can be read but not changed (案件已不在您负责的网格内，只能查看)"
+    )]
+    OutOfScope(CaseId),
 }
 
 /// A case id: a UUID v7, so ids sort by creation time and never collide across offline devices.

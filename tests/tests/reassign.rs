@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use gridpatrol_client::{Remote, Silent};
-use gridpatrol_core::case::{CaseId, Location};
+use gridpatrol_core::case::{CaseEdit, CaseId, Location};
 use gridpatrol_core::grid::{GeneratedDistrict, GridIndex};
 use gridpatrol_core::store::{DeviceStore, ListFilter, NewReport};
 use gridpatrol_tests::procs::{Server, admin};
@@ -71,7 +71,7 @@ fn a_reassigned_worker_gets_the_new_cells_and_their_earlier_cases_at_the_next_sy
     );
     admin(&data, &["grids", "import", grids.to_str().unwrap()]);
     let mut tokens = Vec::new();
-    for (worker, street) in [("w-a", STREET_A), ("w-b", STREET_B)] {
+    for (worker, street) in [("w-a", STREET_A), ("w-b", STREET_B), ("w-c", STREET_A)] {
         admin(
             &data,
             &[
@@ -84,6 +84,10 @@ fn a_reassigned_worker_gets_the_new_cells_and_their_earlier_cases_at_the_next_sy
     let server = Server::serve(&data, &["--supervise-every", "3600"]);
     let (mut a, remote_a, _a) = pda(&server.base, &tokens[0], "w-a");
     let (mut b, remote_b, _b) = pda(&server.base, &tokens[1], "w-b");
+    let (mut c, remote_c, _c) = pda(&server.base, &tokens[2], "w-c");
+    // A neighbour's case in street A, which w-a's PDA receives while it works there.
+    let neighbours = report(&mut c, STREET_A, 1).unwrap();
+    remote_c.sync(&mut c, &Silent).unwrap();
 
     // Street B's cases, reported and synced long before the reassignment.
     let earlier: BTreeSet<CaseId> = (0..3)
@@ -93,7 +97,7 @@ fn a_reassigned_worker_gets_the_new_cells_and_their_earlier_cases_at_the_next_sy
     // w-a works street A and syncs past them: its cursor is now beyond B's cases.
     let own = report(&mut a, STREET_A, 0).unwrap();
     remote_a.sync(&mut a, &Silent).unwrap();
-    assert_eq!(ids(&a), BTreeSet::from([own]));
+    assert_eq!(ids(&a), BTreeSet::from([own, neighbours]));
     let cells_before = a.grids().unwrap().unwrap().len();
     assert!(
         report(&mut a, STREET_B, 4).is_err(),
@@ -126,6 +130,31 @@ fn a_reassigned_worker_gets_the_new_cells_and_their_earlier_cases_at_the_next_sy
         "the earlier cases of the new cells arrived: {held:?}"
     );
     assert!(summary.new_cases >= earlier.len());
+
+    // The old street's cases stay readable; the neighbour's can no longer be changed here (the server
+    // would refuse the whole sync), w-a's own report still can.
+    assert_eq!(a.case(neighbours).unwrap().id, neighbours);
+    let refused = a
+        .edit(
+            neighbours,
+            CaseEdit {
+                description: Some("补充".into()),
+                ..CaseEdit::default()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("no longer in your cells"),
+        "{refused}"
+    );
+    a.edit(
+        own,
+        CaseEdit {
+            description: Some("补充说明".into()),
+            ..CaseEdit::default()
+        },
+    )
+    .unwrap();
 
     // Reporting in the new cells works now, and reaches w-b's PDA (same street).
     let new = report(&mut a, STREET_B, 4).unwrap();

@@ -25,6 +25,7 @@ use crate::catalog::{Catalog, CategoryKey};
 use crate::doc::{CaseDoc, NewCase, actor_for};
 use crate::grid::{GridIndex, Lookup};
 use crate::photo::{PhotoLimits, ProcessedPhoto, process_photo};
+use crate::sync::DeviceScope;
 use crate::timeline::TimelineEvent;
 use crate::workflow::{ActionKind, Role, Stage};
 use crate::{Error, Result};
@@ -539,9 +540,13 @@ impl DeviceStore {
         blobs: &[ProcessedPhoto],
     ) -> Result<()> {
         let catalog = self.catalog()?;
+        let scope = self.scope()?;
         let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
         let mut doc = load_doc_in(&tx, &self.identity.device_id, id)?;
         let case = doc.read()?;
+        if scope.as_ref().is_some_and(|s| !s.covers(&case)) {
+            return Err(InputError::OutOfScope(id).into());
+        }
         case.timeline.check(action, Role::GridWorker)?;
         let mut event = TimelineEvent::new(
             action,
@@ -562,6 +567,20 @@ impl DeviceStore {
         write_index_row(&tx, &catalog, &read, now)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// What this device may change, judged as the server judges it (its cells, its own reports, its
+    /// verification tasks); `None` while no grid cells are known, as in a store never enrolled.
+    fn scope(&self) -> Result<Option<DeviceScope>> {
+        Ok(self.grids()?.map(|grids| DeviceScope {
+            device_id: self.identity.device_id.clone(),
+            worker_id: self.identity.worker_id.clone(),
+            cells: grids
+                .cells()
+                .iter()
+                .map(|c| c.code.as_str().to_owned())
+                .collect(),
+        }))
     }
 
     fn load_doc(&self, conn: &Connection, id: CaseId) -> Result<CaseDoc> {
