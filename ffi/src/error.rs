@@ -39,8 +39,12 @@ pub enum FieldError {
     /// The server could not be reached; everything stays queued on the device.
     #[error("{0}")]
     Unreachable(String),
-    /// The server refused: the token is not valid (401), not allowed (403), bound to another device or
-    /// worker (409), or another client error.
+    /// The token is not valid or was revoked (401): ask the command centre for a new one and enroll
+    /// again; nothing recorded on the device is lost.
+    #[error("{0}")]
+    TokenInvalid(String),
+    /// The server refused: not allowed (403), the token bound to another device or worker (409), or
+    /// another client error.
     #[error("{0}")]
     Refused(String),
     /// The server failed (5xx) or answered something this app does not understand.
@@ -59,6 +63,7 @@ impl From<CoreError> for FieldError {
         let message = e.to_string();
         match e {
             CoreError::Input(InputError::NoSuchCase(_)) => FieldError::NotFound(message),
+            CoreError::Input(InputError::OutOfScope(_)) => FieldError::NotAllowed(message),
             CoreError::Input(_) => FieldError::InvalidInput(message),
             CoreError::Photo(
                 PhotoError::Empty
@@ -96,6 +101,7 @@ impl From<ClientError> for FieldError {
         match e {
             ClientError::Core(core) => core.into(),
             ClientError::Unreachable { .. } => FieldError::Unreachable(message),
+            ClientError::Server { status: 401, .. } => FieldError::TokenInvalid(message),
             ClientError::Server { status, .. } if (400..500).contains(&status) => {
                 FieldError::Refused(message)
             }
@@ -119,13 +125,14 @@ mod tests {
     }
 
     #[test]
-    fn server_statuses_split_into_refused_and_server() {
+    fn server_statuses_split_into_token_invalid_refused_and_server() {
         let server = |status| ClientError::Server {
             status,
             code: "x".into(),
             message: "y".into(),
         };
-        for status in [401, 403, 409] {
+        assert!(matches!(server(401).into(), FieldError::TokenInvalid(_)));
+        for status in [403, 409] {
             assert!(matches!(server(status).into(), FieldError::Refused(_)));
         }
         assert!(matches!(server(503).into(), FieldError::Server(_)));

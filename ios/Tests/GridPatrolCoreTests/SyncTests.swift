@@ -132,8 +132,9 @@ final class SyncTests: XCTestCase {
         do {
             _ = try await store.enroll(server: server.url, token: "gpd_not-a-token")
             XCTFail("a bad token was accepted")
-        } catch FieldError.Refused(let message) {
+        } catch FieldError.TokenInvalid(let message) {
             XCTAssertTrue(message.contains("401"), message)
+            XCTAssertTrue(message.contains("enroll again"), message)
         }
         do {
             _ = try await store.enroll(server: "http://127.0.0.1:9", token: "gpd_whatever")

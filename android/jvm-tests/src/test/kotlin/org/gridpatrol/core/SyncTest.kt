@@ -181,10 +181,11 @@ class SyncTest {
     fun `a bad token is refused and a dead server is unreachable, with everything kept`() = runBlocking {
         FieldStore.create(dir.resolve("pda").toString(), "w-x").use { store ->
             val id = store.report(rubbishReport())
-            val refused = assertThrows<FieldException.Refused> {
+            val refused = assertThrows<FieldException.TokenInvalid> {
                 runBlocking { store.enroll(server.url, "gpd_not-a-token") }
             }
             assertTrue(refused.message!!.contains("401"), refused.message)
+            assertTrue(refused.message!!.contains("enroll again"), refused.message)
             val unreachable = assertThrows<FieldException.Unreachable> {
                 runBlocking { store.enroll("http://127.0.0.1:9", "gpd_whatever") }
             }
