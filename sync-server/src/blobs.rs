@@ -93,6 +93,12 @@ impl BlobStore {
         total: u64,
         bytes: &[u8],
     ) -> Result<BlobStatus, ServerError> {
+        if total == 0 {
+            return Err(ServerError::bad_request(
+                "empty_blob",
+                "total is 0: a photo has at least one byte (文件为空)",
+            ));
+        }
         if total > MAX_BLOB_BYTES {
             return Err(ServerError::TooLarge(format!(
                 "a blob of {total} bytes exceeds the limit of {MAX_BLOB_BYTES} (文件过大)"

@@ -310,6 +310,17 @@ fn refusals_are_clear_and_logged() {
     // The refusals are in the audit log (supervisors only).
     let (status, _) = http.get("/api/v1/audit", Some(&tokens.dispatcher));
     assert_eq!(status, 403);
+    for bad in ["0", "1001"] {
+        let (status, body) = http.get(
+            &format!("/api/v1/audit?limit={bad}"),
+            Some(&tokens.supervisor),
+        );
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("bad_limit")),
+            "limit={bad}"
+        );
+    }
     let (status, log) = http.get("/api/v1/audit?limit=1000", Some(&tokens.supervisor));
     assert_eq!(status, 200);
     let log = log.as_array().unwrap();
@@ -372,6 +383,15 @@ fn photos_upload_resumably_and_are_verified() {
     let (status, bytes) = http.get_bytes(&format!("/api/v1/blobs/{sha}"), &tokens.dispatcher);
     assert_eq!(status, 200);
     assert_eq!(bytes, photo);
+
+    // An empty upload (total=0) is bad input, not a server error.
+    let (status, body) = http.put_bytes(
+        &format!("/api/v1/blobs/{}?offset=0&total=0", "0".repeat(64)),
+        &tokens.device1,
+        &[],
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "empty_blob");
 
     // Bytes that do not hash to the name: 422, and the partial upload is gone.
     let wrong = "ab".repeat(32);

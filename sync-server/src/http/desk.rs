@@ -171,7 +171,13 @@ pub async fn audit_log(
 ) -> Result<Json<Vec<AuditEntry>>, ServerError> {
     supervisor_only(&desk)?;
     let case = q.case.as_deref().map(case_id).transpose()?;
-    let limit = q.limit.unwrap_or(100).min(1_000);
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1_000).contains(&limit) {
+        return Err(ServerError::bad_request(
+            "bad_limit",
+            "limit must be 1 to 1000 (条数须为 1 至 1000)",
+        ));
+    }
     blocking(&state, move |c| {
         Ok(c.db.read(|r| r.audit_log(case, limit))?)
     })

@@ -193,7 +193,10 @@ pub fn document(doc: &mut serde_json::Value) {
         "security": [{"deskToken": []}],
         "parameters": [{"name": "token", "in": "query", "description": "The desk token, for clients that cannot set headers (EventSource)", "schema": {"type": "string"}}],
         "responses": {
-            "200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            "200": {"description": "An event stream", "content": {"text/event-stream": {"schema": {"type": "object", "required": ["event", "data"], "properties": {
+                "event": {"type": "string", "enum": ["ready", "case_changed", "resync", "revoked"]},
+                "data": {"type": "string", "description": "JSON: {} or, for case_changed, {id, stage}"}}}}}},
+            "400": with("An unknown query parameter (查询参数错误)"),
             "401": with("Missing or unknown token (令牌无效)"),
             "403": with("A device token (此接口仅供坐席使用)")
         }

@@ -46,6 +46,8 @@ fn api_document() -> Value {
     let either = json!([{"deviceToken": []}, {"deskToken": []}]);
     let catalog_version = json!({"description": "The version (fingerprint) of the catalogue in force: a device whose own differs fetches `GET /api/v1/catalog?format=csv`", "schema": {"type": "string"}});
     let grids_version = json!({"description": "The version of the grid cells this token sees: changes when grids are re-imported or the worker is given other cells; a device whose own differs fetches `GET /api/v1/grids`", "schema": {"type": "string"}});
+    // A date or an RFC 3339 instant, as `GET /api/v1/stats` takes them.
+    let instant = json!({"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"});
     let case_id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}});
     let sha = json!({"name": "sha256", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}});
     let stages = gridpatrol_core::workflow::Stage::ALL.map(|s| s.as_str());
@@ -101,7 +103,7 @@ fn api_document() -> Value {
             "/api/v1/blobs/status": {"post": {
                 "summary": "What the server holds of each photo",
                 "security": either,
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["sha256"], "properties": {"sha256": {"type": "array", "maxItems": 1000, "items": {"type": "string"}}}}}}},
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["sha256"], "additionalProperties": false, "properties": {"sha256": {"type": "array", "maxItems": 1000, "items": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}}}}}}},
                 "responses": ok_json(json!({"type": "object", "additionalProperties": schema("BlobStatus")}), &["400", "401"])
             }},
             "/api/v1/blobs/{sha256}": {
@@ -110,7 +112,7 @@ fn api_document() -> Value {
                     "security": either,
                     "parameters": [sha,
                         {"name": "offset", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 0}},
-                        {"name": "total", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 0, "maximum": crate::blobs::MAX_BLOB_BYTES}}],
+                        {"name": "total", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": crate::blobs::MAX_BLOB_BYTES}}],
                     "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream", "maxLength": crate::blobs::MAX_CHUNK_BYTES}}}},
                     "responses": {
                         "200": {"description": "Held so far", "content": {"application/json": {"schema": schema("BlobStatus")}}},
@@ -144,7 +146,7 @@ fn api_document() -> Value {
                     {"name": "deadline_state", "in": "query", "description": "Only cases in one of these deadline states (several separated by commas), measured as supervision measures them: on the route's clock (working hours on the work calendar, or continuous), approaching when at most the warning share of the allowed time is left. 400 `bad_deadline_state` for another value", "style": "form", "explode": false, "schema": {"type": "array", "items": {"type": "string", "enum": deadline_states}}},
                     {"name": "order", "in": "query", "description": "newest: newest report first; oldest: oldest report first (a queue); deadline: earliest deadline first, cases without one last (supervision). 400 `bad_order` for another value", "schema": {"type": "string", "enum": orders, "default": "newest"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": super::desk::MAX_PAGE, "default": super::desk::DEFAULT_PAGE}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": u32::MAX, "default": 0}}
                 ],
                 "responses": ok_json(schema("CasePage"), &["400", "401", "403"])
             }},
@@ -166,8 +168,8 @@ fn api_document() -> Value {
                 "security": desk,
                 "parameters": [
                     {"name": "group_by", "in": "query", "schema": {"type": "string", "enum": ["department", "cell", "street", "worker"], "default": "department"}},
-                    {"name": "from", "in": "query", "description": "RFC 3339 or YYYY-MM-DD (local midnight); default: the first of this month", "schema": {"type": "string"}},
-                    {"name": "to", "in": "query", "description": "RFC 3339 or YYYY-MM-DD; default: now", "schema": {"type": "string"}}
+                    {"name": "from", "in": "query", "description": "RFC 3339 or YYYY-MM-DD (local midnight); default: the first of this month", "schema": instant.clone()},
+                    {"name": "to", "in": "query", "description": "RFC 3339 or YYYY-MM-DD; default: now", "schema": instant.clone()}
                 ],
                 "responses": ok_json(schema("Stats"), &["400", "401", "403"])
             }},
@@ -220,7 +222,7 @@ fn api_document() -> Value {
                     "code": {"type": "string", "enum": ["calendar_holidays_missing"]}, "severity": {"type": "string", "enum": ["warning"]},
                     "message_zh": {"type": "string"}, "message_en": {"type": "string"},
                     "years": {"type": "array", "items": {"type": "integer"}}}},
-                "EnrollRequest": {"type": "object", "required": ["device_id"], "properties": {"device_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}}},
+                "EnrollRequest": {"type": "object", "required": ["device_id"], "additionalProperties": false, "properties": {"device_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}}},
                 "Enrolled": {"type": "object", "properties": {
                     "worker_id": {"type": "string"}, "device_id": {"type": "string"},
                     "cells": {"type": "array", "items": {"type": "string"}},
