@@ -39,6 +39,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test --workspace (unit, property, CLI, kill tests)"
 cargo test --workspace --locked
 
+# --- the HTTP API against its OpenAPI document (schemathesis, from PyPI) -------------------------------
+log "HTTP API against its OpenAPI document (schemathesis) on a real demo server"
+bash scripts/test-api.sh
+
 # --- the bindings: Kotlin on the JVM, Swift compiled by real Swift in a Debian trixie chroot -------------
 # (the first Swift run installs a 2.6 GB chroot under ~/.cache/gridpatrol, about 80 s; later runs reuse it)
 log "Kotlin bindings on the JVM (Maven, JUnit 5, JNA) against a real server"
