@@ -116,6 +116,8 @@ enum Command {
     Sync,
     /// Verification tasks assigned to this worker (核查任务).
     Tasks,
+    /// This device: worker, server, what waits to be synced, photos not uploaded, cells, catalogue (状态).
+    Status,
     /// Record the on-site verification of a case: passed or failed (核查).
     Verify {
         id: CaseId,
@@ -263,6 +265,10 @@ fn run(cli: &Cli) -> Result<()> {
                         .context(format!("{queued} 件案件待同步 case(s) still queued")))
                 }
             }
+        }
+        Command::Status => {
+            let store = DeviceStore::open(dir)?;
+            out.status(&store)
         }
         Command::Tasks => {
             let store = DeviceStore::open(dir)?;

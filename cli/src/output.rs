@@ -6,6 +6,7 @@ use anyhow::Result;
 use chrono::{DateTime, FixedOffset, Utc};
 use gridpatrol_core::case::{Case, CaseId, PhotoRef};
 use gridpatrol_core::catalog::Catalog;
+use gridpatrol_core::store::upload::UploadState;
 use gridpatrol_core::store::{CaseSummary, DeviceStore, Identity, ListFilter};
 use gridpatrol_core::timeline::Outcome;
 use serde::Serialize;
@@ -183,6 +184,58 @@ impl Output {
             photo.height,
             photo.bytes / 1024
         );
+        Ok(())
+    }
+
+    /// What a worker or the support desk asks first: is this device enrolled, and is anything stuck.
+    pub fn status(&self, store: &DeviceStore) -> Result<()> {
+        let id = store.identity();
+        let server = store.enrollment()?.map(|e| e.server);
+        let unsynced = store.outbox_len()?;
+        let photos = store.pending_uploads()?;
+        let failed: Vec<_> = photos
+            .iter()
+            .filter(|p| p.state == UploadState::Failed)
+            .collect();
+        let cells = store.grids()?.map_or(0, |g| g.len());
+        let catalog = store.catalog()?;
+        if self.json {
+            return print_json(&json!({
+                "worker_id": id.worker_id,
+                "device_id": id.device_id,
+                "server": server,
+                "unsynced_cases": unsynced,
+                "photos_not_uploaded": photos.len(),
+                "photos_failed": failed.iter().map(|p| json!({"sha256": p.sha256, "error": p.error})).collect::<Vec<_>>(),
+                "cells": cells,
+                "categories": catalog.len(),
+                "catalog_version": catalog.version(),
+                "tasks": store.tasks()?.len(),
+            }));
+        }
+        println!(
+            "网格员 worker: {}   设备 device: {}",
+            id.worker_id, id.device_id
+        );
+        match &server {
+            Some(s) => println!("服务器 server: {s}"),
+            None => println!("未注册 not enrolled: gridpatrol enroll --server URL --token TOKEN"),
+        }
+        println!("待同步案件 cases waiting to sync: {unsynced}");
+        println!("未上传照片 photos not uploaded: {}", photos.len());
+        for p in &failed {
+            println!(
+                "  上传失败 failed {}: {}",
+                &p.sha256[..12.min(p.sha256.len())],
+                p.error.as_deref().unwrap_or("-")
+            );
+        }
+        println!(
+            "负责网格 cells: {cells}   分类目录 catalogue: {} 类 categories ({})",
+            catalog.len(),
+            catalog.version()
+        );
+        println!("待核查任务 verification tasks: {}", store.tasks()?.len());
         Ok(())
     }
 

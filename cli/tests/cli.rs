@@ -119,6 +119,20 @@ fn report_list_show_attach() {
             .len(),
         0
     );
+
+    // Status: nothing has left this device yet (two cases, the photo and its thumbnail).
+    let status = json(&store, &["status"]);
+    assert_eq!(status["worker_id"], "w-7");
+    assert_eq!(status["server"], Value::Null);
+    assert_eq!(status["unsynced_cases"], 2);
+    assert_eq!(status["photos_not_uploaded"], 2);
+    assert_eq!(status["photos_failed"], serde_json::json!([]));
+    assert!(status["categories"].as_u64().unwrap() > 0);
+    let text = ok(&store, &["status"]);
+    assert!(
+        text.contains("未注册 not enrolled") && text.contains("cases waiting to sync: 2"),
+        "{text}"
+    );
 }
 
 #[test]
