@@ -59,10 +59,11 @@ token_of() {
 status=0
 for who in d-supervisor w-001; do
   log "schemathesis as $who against http://$addr/api/v1/openapi.json"
-  "$VENV/bin/st" run "http://$addr/api/v1/openapi.json" \
+  # From the temporary directory: schemathesis keeps its example database in the working directory.
+  (cd "$tmp" && "$VENV/bin/st" run "http://$addr/api/v1/openapi.json" \
     -H "Authorization: Bearer $(token_of "$who")" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-    --max-examples 50 --seed 20261202 --no-color || status=1
+    --max-examples 50 --seed 20261202 --no-color) || status=1
 done
 if [ "$status" -ne 0 ]; then
   echo "--- server log ---" >&2
