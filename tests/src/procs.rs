@@ -114,3 +114,33 @@ impl Drop for Server {
         }
     }
 }
+
+/// Sets up the demo district (110102, the 36 generated cells) in a new data directory with the shipped
+/// catalogue and routing rules, through `gridpatrol-server admin`, as an operator would.
+pub fn demo_district(data: &Path) {
+    let grids = data.with_extension("cells.geojson");
+    let geojson = gridpatrol_core::grid::GridIndex::new(
+        gridpatrol_core::grid::GeneratedDistrict::demo().cells(),
+    )
+    .expect("the demo cells form an index")
+    .to_geojson();
+    std::fs::write(&grids, geojson).expect("write the demo cells");
+    admin(
+        data,
+        &["district", "create", "--code", "110102", "--name", "西城区"],
+    );
+    admin(data, &["grids", "import", &grids.to_string_lossy()]);
+    admin(data, &["catalog", "import"]);
+    admin(data, &["routing", "import"]);
+}
+
+/// Adds a grid worker patrolling `cells` (codes or prefixes) and a device for them; returns the
+/// device token.
+pub fn add_worker(data: &Path, id: &str, cells: &str) -> String {
+    admin(
+        data,
+        &["worker", "add", "--id", id, "--name", id, "--cells", cells],
+    );
+    let device = admin(data, &["device", "add", "--worker", id]);
+    device["token"].as_str().expect("a device token").to_owned()
+}

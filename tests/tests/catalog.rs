@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use gridpatrol_client::{Remote, Silent};
 use gridpatrol_core::catalog::Catalog;
-use gridpatrol_core::grid::{GeneratedDistrict, GridIndex};
+use gridpatrol_core::grid::GeneratedDistrict;
 use gridpatrol_core::store::{DeviceStore, NewReport};
 use gridpatrol_core::sync::CATALOG_VERSION_HEADER;
-use gridpatrol_tests::procs::{Server, admin};
+use gridpatrol_tests::procs::{Server, add_worker, admin, demo_district};
 use serde_json::Value;
 
 const OWN: &str =
@@ -55,38 +55,8 @@ fn report(
 fn a_category_added_at_the_command_centre_reaches_the_pda_on_its_next_sync() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("server");
-    let grids = tmp.path().join("cells.geojson");
-    std::fs::write(
-        &grids,
-        GridIndex::new(GeneratedDistrict::demo().cells())
-            .unwrap()
-            .to_geojson(),
-    )
-    .unwrap();
-    admin(
-        &data,
-        &["district", "create", "--code", "110102", "--name", "西城区"],
-    );
-    admin(&data, &["grids", "import", grids.to_str().unwrap()]);
-    admin(&data, &["catalog", "import"]);
-    admin(&data, &["routing", "import"]);
-    admin(
-        &data,
-        &[
-            "worker",
-            "add",
-            "--id",
-            "w-001",
-            "--name",
-            "张三",
-            "--cells",
-            "110102001",
-        ],
-    );
-    let token = admin(&data, &["device", "add", "--worker", "w-001"])["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    demo_district(&data);
+    let token = add_worker(&data, "w-001", "110102001");
     let desk = admin(
         &data,
         &[

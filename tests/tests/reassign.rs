@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use gridpatrol_client::{Remote, Silent};
 use gridpatrol_core::case::{CaseEdit, CaseId, Location};
-use gridpatrol_core::grid::{GeneratedDistrict, GridIndex};
+use gridpatrol_core::grid::GeneratedDistrict;
 use gridpatrol_core::store::{DeviceStore, ListFilter, NewReport};
-use gridpatrol_tests::procs::{Server, admin};
+use gridpatrol_tests::procs::{Server, add_worker, admin, demo_district};
 
 const STREET_A: &str = "110102001";
 const STREET_B: &str = "110102002";
@@ -57,30 +57,11 @@ fn ids(store: &DeviceStore) -> BTreeSet<CaseId> {
 fn a_reassigned_worker_gets_the_new_cells_and_their_earlier_cases_at_the_next_sync() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("server");
-    let grids = tmp.path().join("cells.geojson");
-    std::fs::write(
-        &grids,
-        GridIndex::new(GeneratedDistrict::demo().cells())
-            .unwrap()
-            .to_geojson(),
-    )
-    .unwrap();
-    admin(
-        &data,
-        &["district", "create", "--code", "110102", "--name", "西城区"],
-    );
-    admin(&data, &["grids", "import", grids.to_str().unwrap()]);
-    let mut tokens = Vec::new();
-    for (worker, street) in [("w-a", STREET_A), ("w-b", STREET_B), ("w-c", STREET_A)] {
-        admin(
-            &data,
-            &[
-                "worker", "add", "--id", worker, "--name", worker, "--cells", street,
-            ],
-        );
-        let t = admin(&data, &["device", "add", "--worker", worker]);
-        tokens.push(t["token"].as_str().unwrap().to_owned());
-    }
+    demo_district(&data);
+    let tokens: Vec<String> = [("w-a", STREET_A), ("w-b", STREET_B), ("w-c", STREET_A)]
+        .into_iter()
+        .map(|(worker, street)| add_worker(&data, worker, street))
+        .collect();
     let server = Server::serve(&data, &["--supervise-every", "3600"]);
     let (mut a, remote_a, _a) = pda(&server.base, &tokens[0], "w-a");
     let (mut b, remote_b, _b) = pda(&server.base, &tokens[1], "w-b");

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use gridpatrol_core::grid::{GeneratedDistrict, GridIndex};
-use gridpatrol_tests::procs::{Server, admin, binary, json_of};
+use gridpatrol_core::grid::GeneratedDistrict;
+use gridpatrol_tests::procs::{Server, add_worker, admin, binary, demo_district, json_of};
 use serde_json::Value;
 
 fn gridpatrol(store: &Path, args: &[&str]) -> Output {
@@ -32,34 +32,8 @@ fn a_revoked_pda_keeps_its_cases_and_syncs_them_after_enrolling_again() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("server");
     let store = tmp.path().join("pda");
-    let grids = tmp.path().join("cells.geojson");
-    std::fs::write(
-        &grids,
-        GridIndex::new(GeneratedDistrict::demo().cells())
-            .unwrap()
-            .to_geojson(),
-    )
-    .unwrap();
-    admin(
-        &data,
-        &["district", "create", "--code", "110102", "--name", "西城区"],
-    );
-    admin(&data, &["grids", "import", grids.to_str().unwrap()]);
-    admin(&data, &["catalog", "import"]);
-    admin(&data, &["routing", "import"]);
-    admin(
-        &data,
-        &[
-            "worker",
-            "add",
-            "--id",
-            "w-001",
-            "--name",
-            "张三",
-            "--cells",
-            "110102001",
-        ],
-    );
+    demo_district(&data);
+    let first = add_worker(&data, "w-001", "110102001");
     admin(
         &data,
         &[
@@ -73,14 +47,12 @@ fn a_revoked_pda_keeps_its_cases_and_syncs_them_after_enrolling_again() {
             "110102",
         ],
     );
-    let first = admin(&data, &["device", "add", "--worker", "w-001"]);
-    let first = first["token"].as_str().unwrap();
     let server = Server::serve(&data, &["--supervise-every", "3600"]);
 
     ok(&store, &["init", "--worker", "w-001"]);
     ok(
         &store,
-        &["enroll", "--server", &server.base, "--token", first],
+        &["enroll", "--server", &server.base, "--token", &first],
     );
     let (lat, lon) = {
         let cells = GeneratedDistrict::demo().cells();
