@@ -129,15 +129,18 @@ fn device_by_token(conn: &Connection, token_hash: &str) -> Result<Option<DeviceR
 fn desk_by_token(conn: &Connection, token_hash: &str) -> Result<Option<DeskRow>, DbError> {
     Ok(conn
         .prepare_cached("SELECT id, role, scope, department FROM desk WHERE token_hash = ?1 AND revoked_ms IS NULL")?
-        .query_row([token_hash], |r| {
-            Ok(DeskRow {
-                id: r.get(0)?,
-                role: r.get(1)?,
-                scope: r.get(2)?,
-                department: r.get(3)?,
-            })
-        })
+        .query_row([token_hash], desk_row)
         .optional()?)
+}
+
+/// Columns: id, role, scope, department.
+fn desk_row(r: &Row<'_>) -> rusqlite::Result<DeskRow> {
+    Ok(DeskRow {
+        id: r.get(0)?,
+        role: r.get(1)?,
+        scope: r.get(2)?,
+        department: r.get(3)?,
+    })
 }
 
 impl Read<'_> {
@@ -169,12 +172,7 @@ impl Read<'_> {
         )?;
         let rows = stmt.query_map([], |r| {
             Ok(DeskListing {
-                desk: DeskRow {
-                    id: r.get(0)?,
-                    role: r.get(1)?,
-                    scope: r.get(2)?,
-                    department: r.get(3)?,
-                },
+                desk: desk_row(r)?,
                 created_at: at(r.get(4)?),
                 revoked_at: r.get::<_, Option<i64>>(5)?.map(at),
             })
@@ -312,14 +310,7 @@ impl Write<'_> {
                 "UPDATE desk SET token_hash = ?2, revoked_ms = NULL WHERE id = ?1
                  RETURNING id, role, scope, department",
                 params![id, token_hash],
-                |r| {
-                    Ok(DeskRow {
-                        id: r.get(0)?,
-                        role: r.get(1)?,
-                        scope: r.get(2)?,
-                        department: r.get(3)?,
-                    })
-                },
+                desk_row,
             )
             .optional()?)
     }
