@@ -144,3 +144,21 @@ pub fn add_worker(data: &Path, id: &str, cells: &str) -> String {
     let device = admin(data, &["device", "add", "--worker", id]);
     device["token"].as_str().expect("a device token").to_owned()
 }
+
+/// Adds a district dispatcher desk; returns its token.
+pub fn add_dispatcher(data: &Path, id: &str) -> String {
+    let desk = admin(
+        data,
+        &[
+            "desk",
+            "add",
+            "--id",
+            id,
+            "--role",
+            "dispatcher",
+            "--scope",
+            "110102",
+        ],
+    );
+    desk["token"].as_str().expect("a desk token").to_owned()
+}

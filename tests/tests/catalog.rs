@@ -10,7 +10,7 @@ use gridpatrol_core::catalog::Catalog;
 use gridpatrol_core::grid::GeneratedDistrict;
 use gridpatrol_core::store::{DeviceStore, NewReport};
 use gridpatrol_core::sync::CATALOG_VERSION_HEADER;
-use gridpatrol_tests::procs::{Server, add_worker, admin, demo_district};
+use gridpatrol_tests::procs::{Server, add_dispatcher, add_worker, admin, demo_district};
 use serde_json::Value;
 
 const OWN: &str =
@@ -57,22 +57,7 @@ fn a_category_added_at_the_command_centre_reaches_the_pda_on_its_next_sync() {
     let data = tmp.path().join("server");
     demo_district(&data);
     let token = add_worker(&data, "w-001", "110102001");
-    let desk = admin(
-        &data,
-        &[
-            "desk",
-            "add",
-            "--id",
-            "d-01",
-            "--role",
-            "dispatcher",
-            "--scope",
-            "110102",
-        ],
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let desk = add_dispatcher(&data, "d-01");
     // Supervision passes (which also take up new reference data) every second.
     let server = Server::serve(&data, &["--supervise-every", "1"]);
 

@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use gridpatrol_core::grid::GeneratedDistrict;
-use gridpatrol_tests::procs::{Server, add_worker, admin, binary, demo_district, json_of};
+use gridpatrol_tests::procs::{
+    Server, add_dispatcher, add_worker, admin, binary, demo_district, json_of,
+};
 use serde_json::Value;
 
 fn gridpatrol(store: &Path, args: &[&str]) -> Output {
@@ -34,19 +36,7 @@ fn a_revoked_pda_keeps_its_cases_and_syncs_them_after_enrolling_again() {
     let store = tmp.path().join("pda");
     demo_district(&data);
     let first = add_worker(&data, "w-001", "110102001");
-    admin(
-        &data,
-        &[
-            "desk",
-            "add",
-            "--id",
-            "d-01",
-            "--role",
-            "dispatcher",
-            "--scope",
-            "110102",
-        ],
-    );
+    add_dispatcher(&data, "d-01");
     let server = Server::serve(&data, &["--supervise-every", "3600"]);
 
     ok(&store, &["init", "--worker", "w-001"]);
