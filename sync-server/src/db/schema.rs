@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use super::DbError;
 
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const V1: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -142,6 +142,29 @@ CREATE INDEX device_worker ON device (worker_id);
 ALTER TABLE desk ADD COLUMN revoked_ms INTEGER;
 ";
 
+/// Hostile devices (SECURITY.md). `worker_cells_history` keeps the cells a worker had before each
+/// reassignment, so a report made offline in the old cells is still accepted after it (the device
+/// reported where it was responsible at the time). `blob_upload` names who started each unfinished photo
+/// upload and when, so unfinished uploads are capped per device and expire.
+const V3: &str = "
+CREATE TABLE worker_cells_history (
+    worker_id TEXT NOT NULL REFERENCES worker (id),
+    cells TEXT NOT NULL,
+    until_ms INTEGER NOT NULL
+);
+CREATE INDEX worker_cells_history_worker ON worker_cells_history (worker_id, until_ms);
+
+CREATE TABLE blob_upload (
+    sha256 TEXT PRIMARY KEY,
+    uploader TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    started_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX blob_upload_uploader ON blob_upload (uploader);
+CREATE INDEX blob_upload_updated ON blob_upload (updated_ms);
+";
+
 pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if found > SCHEMA_VERSION {
@@ -159,6 +182,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     }
     if found < 2 {
         tx.execute_batch(V2)?;
+    }
+    if found < 3 {
+        tx.execute_batch(V3)?;
     }
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     tx.commit()?;
