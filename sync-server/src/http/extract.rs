@@ -36,6 +36,20 @@ fn unknown_token() -> ServerError {
     ServerError::Unauthorized("unknown or revoked token (令牌无效或已吊销)".into())
 }
 
+fn device_only() -> ServerError {
+    ServerError::refused(
+        "device_only",
+        "this endpoint is for grid workers' devices, not desks (此接口仅供网格员设备使用)",
+    )
+}
+
+fn desk_only() -> ServerError {
+    ServerError::refused(
+        "desk_only",
+        "this endpoint is for desks (dispatchers, supervisors, departments), not devices (此接口仅供坐席使用)",
+    )
+}
+
 async fn device(token: String, state: &AppState) -> Result<DeviceAuth, ServerError> {
     let hash = hash_token(&token);
     let found = blocking(state, {
@@ -58,21 +72,36 @@ async fn desk(token: String, state: &AppState) -> Result<Desk, ServerError> {
     Desk::from_row(found.ok_or_else(unknown_token)?)
 }
 
+/// Who a token belongs to: a live device or desk token, or a 401. The prefix only says which table
+/// to look in; a token is a kind only once it is found, so an unknown token is a 401 whatever its
+/// prefix, and only a live token of the other kind is told it is the wrong kind (403).
+async fn principal(token: String, state: &AppState) -> Result<Principal, ServerError> {
+    if token.starts_with(DEVICE_TOKEN_PREFIX) {
+        Ok(Principal::Device(device(token, state).await?))
+    } else if token.starts_with(DESK_TOKEN_PREFIX) {
+        Ok(Principal::Desk(desk(token, state).await?))
+    } else {
+        Err(unknown_token())
+    }
+}
+
+/// A live desk token (the event stream takes it from the query string too): 401 when unknown or
+/// revoked, 403 `desk_only` for a live device token.
+pub async fn desk_by_token(token: String, state: &AppState) -> Result<Desk, ServerError> {
+    match principal(token, state).await? {
+        Principal::Desk(desk) => Ok(desk),
+        Principal::Device(_) => Err(desk_only()),
+    }
+}
+
 impl FromRequestParts<AppState> for DeviceAuth {
     type Rejection = ServerError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ServerError> {
-        let token = bearer(parts)?;
-        if token.starts_with(DESK_TOKEN_PREFIX) {
-            return Err(ServerError::refused(
-                "device_only",
-                "this endpoint is for grid workers' devices, not desks (此接口仅供网格员设备使用)",
-            ));
+        match principal(bearer(parts)?, state).await? {
+            Principal::Device(device) => Ok(device),
+            Principal::Desk(_) => Err(device_only()),
         }
-        if !token.starts_with(DEVICE_TOKEN_PREFIX) {
-            return Err(unknown_token());
-        }
-        device(token, state).await
     }
 }
 
@@ -80,17 +109,7 @@ impl FromRequestParts<AppState> for Desk {
     type Rejection = ServerError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ServerError> {
-        let token = bearer(parts)?;
-        if token.starts_with(DEVICE_TOKEN_PREFIX) {
-            return Err(ServerError::refused(
-                "desk_only",
-                "this endpoint is for desks (dispatchers, supervisors, departments), not devices (此接口仅供坐席使用)",
-            ));
-        }
-        if !token.starts_with(DESK_TOKEN_PREFIX) {
-            return Err(unknown_token());
-        }
-        desk(token, state).await
+        desk_by_token(bearer(parts)?, state).await
     }
 }
 
@@ -98,14 +117,7 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ServerError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ServerError> {
-        let token = bearer(parts)?;
-        if token.starts_with(DEVICE_TOKEN_PREFIX) {
-            Ok(Principal::Device(device(token, state).await?))
-        } else if token.starts_with(DESK_TOKEN_PREFIX) {
-            Ok(Principal::Desk(desk(token, state).await?))
-        } else {
-            Err(unknown_token())
-        }
+        principal(bearer(parts)?, state).await
     }
 }
 

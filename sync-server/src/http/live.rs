@@ -14,10 +14,10 @@ use futures_util::Stream;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::extract::QueryParams;
+use super::extract::{QueryParams, desk_by_token};
 use super::{AppState, blocking};
 use crate::error::ServerError;
-use crate::principal::{DESK_TOKEN_PREFIX, Desk, hash_token};
+use crate::principal::{Desk, hash_token};
 
 pub async fn me(desk: Desk) -> Json<Desk> {
     Json(desk)
@@ -47,21 +47,8 @@ async fn desk_from(
             "a desk token is required: Authorization: Bearer or ?token= (缺少访问令牌)".into(),
         )
     })?;
-    if !token.starts_with(DESK_TOKEN_PREFIX) {
-        return Err(ServerError::refused(
-            "desk_only",
-            "the event stream is for desks (dispatchers, supervisors, departments) (此接口仅供坐席使用)",
-        ));
-    }
     let hash = hash_token(&token);
-    let row = blocking(state, {
-        let hash = hash.clone();
-        move |c| Ok(c.db.read(|r| r.desk_by_token(&hash))?)
-    })
-    .await?;
-    let desk = Desk::from_row(row.ok_or_else(|| {
-        ServerError::Unauthorized("unknown or revoked token (令牌无效或已吊销)".into())
-    })?)?;
+    let desk = desk_by_token(token, state).await?;
     Ok((desk, hash))
 }
 
