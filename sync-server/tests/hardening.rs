@@ -1,10 +1,52 @@
-//! A hostile client changes nothing it may not: a token is a kind only once it is found. Against a real
-//! `gridpatrol-server` on loopback.
+//! A hostile client changes nothing it may not: a token is a kind only once it is found, and health and
+//! metrics tell strangers nothing. Against a real `gridpatrol-server` on loopback, with raw TCP where a
+//! well-behaved client would not do what is tested.
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
 use common::{Server, admin_ok, seed};
 use serde_json::{Value, json};
+
+fn addr(server: &Server) -> String {
+    server.base.trim_start_matches("http://").to_owned()
+}
+
+fn connect(server: &Server) -> TcpStream {
+    let stream = TcpStream::connect(addr(server)).expect("connect");
+    stream.set_nodelay(true).unwrap();
+    stream
+}
+
+/// One response read off a raw connection: status, head (lower-cased), body.
+fn read_response(stream: &mut TcpStream) -> (u16, String, Vec<u8>) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).expect("a response head");
+        assert!(
+            n == 1,
+            "closed mid-head: {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8(buf).unwrap().to_ascii_lowercase();
+    let status: u16 = head[9..12].parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    (status, head, body)
+}
 
 #[test]
 fn an_unknown_token_is_401_whatever_its_prefix() {
@@ -71,4 +113,47 @@ fn an_unknown_token_is_401_whatever_its_prefix() {
         code(http.post("/api/v1/devices/enroll", Some(&tokens.street2), &enroll)),
         unauthorized
     );
+}
+
+#[test]
+fn healthz_tells_strangers_only_that_it_is_up_and_metrics_want_a_desk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let tokens = seed(&dir);
+    let server = Server::start(&dir);
+    let http = server.http();
+
+    let (status, body) = http.get("/healthz", None);
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"status": "ok"}), "no version, counts or clock");
+
+    let (status, body) = http.get("/healthz", Some(&tokens.supervisor));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(body["cases"], 0);
+    assert!(body["server_time"].is_string(), "{body}");
+    assert!(body["notices"].is_array(), "{body}");
+
+    let unknown = format!("gpk_{}", "0".repeat(64));
+    let (status, body) = http.get("/healthz", Some(&unknown));
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    let (status, body) = http.get("/healthz", Some(&tokens.device1));
+    assert_eq!((status, body["code"].as_str()), (403, Some("desk_only")));
+    // A header that is there but no bearer token is refused, not ignored.
+    let mut stream = connect(&server);
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Basic Zm9vOmJhcg==\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_response(&mut stream).0, 401);
+
+    let (status, body) = http.get("/metrics", None);
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
+    assert_eq!(http.get("/metrics", Some(&unknown)).0, 401);
+    let (status, body) = http.get("/metrics", Some(&tokens.device1));
+    assert_eq!((status, body["code"].as_str()), (403, Some("desk_only")));
+    let (status, body) = http.get("/metrics", Some(&tokens.sanitation));
+    assert_eq!(status, 200);
+    let text = body.as_str().unwrap();
+    assert!(text.contains("gridpatrol_pool_open 0"), "{text}");
 }

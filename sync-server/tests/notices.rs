@@ -1,5 +1,5 @@
 //! Notices for the command centre: a work calendar that lacks the holidays of a year the deadlines will
-//! reach is named in `/api/v1/notices` (desks) and `/healthz`, and the notice goes once the calendar is
+//! reach is named in `/api/v1/notices` and `/healthz` (desks), and the notice goes once the calendar is
 //! completed and imported, while the server runs.
 
 mod common;
@@ -53,7 +53,7 @@ fn a_calendar_missing_a_years_holidays_is_a_notice_until_it_is_completed() {
             .unwrap()
             .contains(&this_year.to_string())
     );
-    let (_, health) = http.get("/healthz", None);
+    let (_, health) = http.get("/healthz", Some(&tokens.supervisor));
     assert_eq!(health["notices"], Value::Array(notices.clone()));
     // Desks only: a device token is refused, no token is a 401.
     assert_eq!(http.get("/api/v1/notices", Some(&tokens.device1)).0, 403);
@@ -79,6 +79,6 @@ fn a_calendar_missing_a_years_holidays_is_a_notice_until_it_is_completed() {
         assert!(Instant::now() < until, "the notice stayed: {notices}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (_, health) = http.get("/healthz", None);
+    let (_, health) = http.get("/healthz", Some(&tokens.supervisor));
     assert_eq!(health["notices"], Value::Array(Vec::new()));
 }

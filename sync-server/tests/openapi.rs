@@ -37,14 +37,16 @@ fn every_route_is_documented() {
 #[test]
 fn the_served_document_is_the_same() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = common::Server::start(&tmp.path().join("data"));
+    let dir = tmp.path().join("data");
+    let tokens = common::seed(&dir);
+    let server = common::Server::start(&dir);
     let (status, body) = server.http().get("/api/v1/openapi.json", None);
     assert_eq!(status, 200);
     assert_eq!(body, openapi::document());
     let (status, body) = server.http().get("/healthz", None);
     assert_eq!(status, 200);
     assert_eq!(body["status"], "ok");
-    let (status, body) = server.http().get("/metrics", None);
+    let (status, body) = server.http().get("/metrics", Some(&tokens.supervisor));
     assert_eq!(status, 200);
     assert!(
         body.as_str().unwrap().contains("gridpatrol_pool_open 0"),

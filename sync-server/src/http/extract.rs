@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -110,6 +110,22 @@ impl FromRequestParts<AppState> for Desk {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ServerError> {
         desk_by_token(bearer(parts)?, state).await
+    }
+}
+
+/// `Option<Desk>`: `None` when the request carries no `Authorization` header at all; a header that is
+/// there must hold a live desk token (401, or 403 for a device token), as for [`Desk`].
+impl OptionalFromRequestParts<AppState> for Desk {
+    type Rejection = ServerError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, ServerError> {
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return Ok(None);
+        }
+        desk_by_token(bearer(parts)?, state).await.map(Some)
     }
 }
 

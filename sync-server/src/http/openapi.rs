@@ -63,9 +63,13 @@ fn api_document() -> Value {
         },
         "paths": {
             "/healthz": {"get": {
-                "summary": "Liveness and database check (no auth)",
-                "security": [],
-                "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object", "properties": {"status": {"const": "ok"}, "version": {"type": "string"}, "cases": {"type": "integer"}, "server_time": {"type": "string", "format": "date-time"}, "notices": {"type": "array", "items": schema("Notice")}}}}}}}
+                "summary": "Health. Without a token only `{\"status\": \"ok\"}`; with a desk token also the version, the case count, the server's clock and the notices",
+                "security": [{}, {"deskToken": []}],
+                "responses": {
+                    "200": {"description": "OK (the details only for a desk token)", "content": {"application/json": {"schema": {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}, "version": {"type": "string"}, "cases": {"type": "integer"}, "server_time": {"type": "string", "format": "date-time"}, "notices": {"type": "array", "items": schema("Notice")}}}}}},
+                    "401": error_responses(&["401"])["401"],
+                    "403": {"description": "A device token (code `desk_only`; 此接口仅供坐席使用)", "content": {"application/json": {"schema": schema("Error")}}}
+                }
             }},
             "/api/v1/notices": {"get": {
                 "summary": "What needs the command centre's attention, e.g. `calendar_holidays_missing` when the work calendar lacks the holidays of a year deadlines will reach within 45 days",
@@ -73,9 +77,13 @@ fn api_document() -> Value {
                 "responses": ok_json(json!({"type": "array", "items": schema("Notice")}), &["401", "403"])
             }},
             "/metrics": {"get": {
-                "summary": "Prometheus metrics: responses, sync documents in/out, pool size, overdue count (no auth)",
-                "security": [],
-                "responses": {"200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+                "summary": "Prometheus metrics: responses, sync documents in/out, pool size, overdue count (desk token; in Prometheus `authorization: {credentials: gpk_…}`)",
+                "security": desk.clone(),
+                "responses": {
+                    "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                    "401": error_responses(&["401"])["401"],
+                    "403": {"description": "A device token (code `desk_only`; 此接口仅供坐席使用)", "content": {"application/json": {"schema": schema("Error")}}}
+                }
             }},
             "/api/v1/openapi.json": {"get": {
                 "summary": "This document (no auth)",
