@@ -1,6 +1,6 @@
-//! A hostile client changes nothing it may not: a token is a kind only once it is found, and health and
-//! metrics tell strangers nothing. Against a real `gridpatrol-server` on loopback, with raw TCP where a
-//! well-behaved client would not do what is tested.
+//! A hostile client changes nothing it may not: a token is a kind only once it is found, health and
+//! metrics tell strangers nothing, and every response tells browsers not to sniff. Against a real
+//! `gridpatrol-server` on loopback, with raw TCP where a well-behaved client would not do what is tested.
 
 mod common;
 
@@ -156,4 +156,72 @@ fn healthz_tells_strangers_only_that_it_is_up_and_metrics_want_a_desk() {
     assert_eq!(status, 200);
     let text = body.as_str().unwrap();
     assert!(text.contains("gridpatrol_pool_open 0"), "{text}");
+}
+
+#[test]
+fn every_response_says_nosniff_and_json_is_not_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let tokens = seed(&dir);
+    let server = Server::start(&dir);
+
+    // A photo, uploaded as a PDA does.
+    let photo = gridpatrol_tests::synthetic_jpeg(64, 48, 7);
+    let sha = gridpatrol_core::photo::sha256_hex(&photo);
+    let (status, body) = server.http().put_bytes(
+        &format!("/api/v1/blobs/{sha}?offset=0&total={}", photo.len()),
+        &tokens.device1,
+        &photo,
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let desk = format!("Authorization: Bearer {}\r\n", tokens.dispatcher);
+    let cases: [(&str, &str, u16, Option<&str>); 9] = [
+        ("/healthz", "", 200, Some("application/json")),
+        ("/api/v1/cases", &desk, 200, Some("application/json")),
+        ("/api/v1/cases", "", 401, Some("application/json")),
+        ("/api/v1/nothing", "", 404, Some("application/json")),
+        (
+            &format!("/api/v1/blobs/{sha}"),
+            &desk,
+            200,
+            Some("image/jpeg"),
+        ),
+        (
+            &format!("/api/v1/blobs/{}", "0".repeat(64)),
+            &desk,
+            404,
+            None,
+        ),
+        ("/api/v1/catalog?format=csv", &desk, 200, Some("text/csv")),
+        ("/metrics", &desk, 200, Some("text/plain")),
+        ("/", "", 200, Some("text/html")),
+    ];
+    for (path, auth, want, content_type) in cases {
+        let mut stream = connect(&server);
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}\r\n").as_bytes())
+            .unwrap();
+        let (status, head, body) = read_response(&mut stream);
+        assert_eq!(status, want, "{path}: {head}");
+        assert!(
+            head.contains("\r\nx-content-type-options: nosniff\r\n"),
+            "{path}: {head}"
+        );
+        if let Some(ct) = content_type {
+            assert!(
+                head.contains(&format!("content-type: {ct}")),
+                "{path}: {head}"
+            );
+        }
+        let json = head.contains("content-type: application/json");
+        assert_eq!(
+            head.contains("cache-control: no-store"),
+            json,
+            "{path}: no-store on JSON only: {head}"
+        );
+        if path.starts_with("/api/v1/blobs/") && status == 200 {
+            assert_eq!(body, photo);
+        }
+    }
 }

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::handler::Handler;
-use axum::http::{Method, StatusCode};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
@@ -126,6 +127,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             count_responses,
         ))
+        .layer(middleware::map_response(security_headers))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
@@ -166,6 +168,23 @@ fn redact_tokens(query: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// On every response: `X-Content-Type-Options: nosniff`, so a browser takes a photo, a CSV or an error
+/// for what its `Content-Type` says and never sniffs it into HTML or script; and `Cache-Control:
+/// no-store` on JSON (cases, people, the audit log), so no browser or proxy keeps a copy, unless the
+/// handler chose otherwise.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json && !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 async fn count_responses(State(state): State<AppState>, req: Request, next: Next) -> Response {
