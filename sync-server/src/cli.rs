@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::centre::{CommandCentre, Options};
+use crate::connections::Limits;
 use crate::db::{Db, DeviceListing, DeviceSelector};
 use crate::demo::{self, DemoToken};
 use crate::{admin, serve};
@@ -43,6 +44,22 @@ struct ServeArgs {
     /// Logs as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
+    /// Seconds a client has to send a request's head, counted from when the connection waits for one:
+    /// opened, or done with its last response (请求头超时秒数).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout_secs: u64,
+    /// Connections served at once; further ones get a 503 and are closed at accept (最大连接数).
+    #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+}
+
+impl ServeArgs {
+    fn limits(&self) -> Limits {
+        Limits {
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -251,6 +268,7 @@ fn execute(cli: Cli) -> Result<()> {
                 centre,
                 &args.listen,
                 Duration::from_secs(args.supervise_every.max(1)),
+                args.limits(),
             )
         }
         Command::Demo { serve: args, json } => {
@@ -300,6 +318,7 @@ fn demo(args: &ServeArgs, json: bool) -> Result<()> {
         centre,
         &args.listen,
         Duration::from_secs(args.supervise_every.max(1)),
+        args.limits(),
     )
 }
 

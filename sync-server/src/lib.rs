@@ -8,6 +8,7 @@ pub mod admin;
 pub mod blobs;
 pub mod centre;
 pub mod cli;
+pub mod connections;
 pub mod db;
 pub mod demo;
 pub mod desk;

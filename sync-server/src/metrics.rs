@@ -17,6 +17,12 @@ pub struct Metrics {
     pub reminders: AtomicU64,
     pub escalations: AtomicU64,
     pub auto_closed: AtomicU64,
+    /// HTTP connections being served now (a gauge kept by the accept loop).
+    pub connections_open: AtomicU64,
+    /// Connections closed at accept because `--max-connections` were open.
+    pub connections_refused: AtomicU64,
+    /// Connections closed for a request head not in within `--header-timeout-secs`.
+    pub connections_timed_out: AtomicU64,
 }
 
 /// Figures read from the database when the metrics are scraped.
@@ -105,6 +111,16 @@ impl Metrics {
                 "Cases closed after a passed verification.",
                 &self.auto_closed,
             ),
+            (
+                "gridpatrol_http_connections_refused_total",
+                "Connections closed at accept because the connection limit was reached.",
+                &self.connections_refused,
+            ),
+            (
+                "gridpatrol_http_connections_timed_out_total",
+                "Connections closed for a slow request head.",
+                &self.connections_timed_out,
+            ),
         ];
         for (name, help, c) in counters {
             let _ = writeln!(
@@ -114,6 +130,11 @@ impl Metrics {
             );
         }
         let gauges = [
+            (
+                "gridpatrol_http_connections_open",
+                "HTTP connections being served.",
+                get(&self.connections_open),
+            ),
             ("gridpatrol_cases", "Cases stored.", g.cases),
             (
                 "gridpatrol_pool_open",

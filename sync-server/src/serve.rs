@@ -1,5 +1,6 @@
-//! Running the server: the HTTP listener, the supervision job, and a graceful shutdown on SIGTERM or
-//! ctrl-c (stop accepting, let in-flight requests finish, stop the job, then close the database).
+//! Running the server: the HTTP listener (bounded by [`Limits`], see [`crate::connections`]), the
+//! supervision job, and a graceful shutdown on SIGTERM or ctrl-c (stop accepting, let in-flight
+//! requests finish, stop the job, then close the database).
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -11,26 +12,43 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::centre::CommandCentre;
+use crate::connections::{self, Limits};
 use crate::http;
 use crate::supervision::Supervision;
 
-pub fn run(centre: CommandCentre, listen: &str, supervise_every: Duration) -> anyhow::Result<()> {
+pub fn run(
+    centre: CommandCentre,
+    listen: &str,
+    supervise_every: Duration,
+    limits: Limits,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let centre = Arc::new(centre);
-    runtime.block_on(serve(centre.clone(), listen, supervise_every))?;
+    runtime.block_on(serve(centre.clone(), listen, supervise_every, limits))?;
     drop(runtime);
     close(centre)
 }
 
-async fn serve(centre: Arc<CommandCentre>, listen: &str, every: Duration) -> anyhow::Result<()> {
+async fn serve(
+    centre: Arc<CommandCentre>,
+    listen: &str,
+    every: Duration,
+    limits: Limits,
+) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (无法监听该地址)"))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, data = %centre.data_dir.display(), "serving");
+    tracing::info!(
+        %addr,
+        data = %centre.data_dir.display(),
+        header_timeout_secs = limits.header_timeout.as_secs(),
+        max_connections = limits.max_connections,
+        "serving"
+    );
     for n in crate::notices::notices(&centre.reference(), chrono::Utc::now()) {
         tracing::warn!(code = n.code, "{}", n.message_en);
     }
@@ -41,14 +59,13 @@ async fn serve(centre: Arc<CommandCentre>, listen: &str, every: Duration) -> any
     let (stop, stopped) = watch::channel(false);
     let job = tokio::spawn(supervise(centre.clone(), every, stopped));
     let events = centre.clone();
-    axum::serve(listener, http::router(centre))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Open dashboards' event streams would otherwise keep the server waiting.
-            events.db.events().close();
-        })
-        .await
-        .context("serving HTTP")?;
+    let app = http::router(centre.clone());
+    connections::serve(listener, app, limits, centre, async move {
+        shutdown_signal().await;
+        // Open dashboards' event streams would otherwise keep the server waiting.
+        events.db.events().close();
+    })
+    .await;
     tracing::info!("stopped accepting; in-flight requests finished");
     let _ = stop.send(true);
     let _ = job.await;

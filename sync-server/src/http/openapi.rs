@@ -77,7 +77,7 @@ fn api_document() -> Value {
                 "responses": ok_json(json!({"type": "array", "items": schema("Notice")}), &["401", "403"])
             }},
             "/metrics": {"get": {
-                "summary": "Prometheus metrics: responses, sync documents in/out, pool size, overdue count (desk token; in Prometheus `authorization: {credentials: gpk_…}`)",
+                "summary": "Prometheus metrics: responses, connections, sync documents in/out, pool size, overdue count (desk token; in Prometheus `authorization: {credentials: gpk_…}`)",
                 "security": desk.clone(),
                 "responses": {
                     "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
