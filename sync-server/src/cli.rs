@@ -48,6 +48,10 @@ struct ServeArgs {
     /// opened, or done with its last response (请求头超时秒数).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_timeout_secs: u64,
+    /// Seconds a connection may go with nothing read or written (outside the server's own work on a
+    /// request), or a request body with no new bytes, before it is closed (空闲超时秒数).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    idle_timeout_secs: u64,
     /// Connections served at once; further ones get a 503 and are closed at accept (最大连接数).
     #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_connections: u32,
@@ -57,6 +61,7 @@ impl ServeArgs {
     fn limits(&self) -> Limits {
         Limits {
             header_timeout: Duration::from_secs(self.header_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             max_connections: self.max_connections,
         }
     }

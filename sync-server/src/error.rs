@@ -30,6 +30,9 @@ pub enum ServerError {
     Unprocessable { code: &'static str, message: String },
     #[error("{0}")]
     TooLarge(String),
+    /// A request body that stopped arriving for the idle timeout (408).
+    #[error("{0}")]
+    BodyTimeout(String),
     /// A blob chunk that does not start where the server's copy ends (409, with the held size).
     #[error(
         "the server holds {held} bytes of this blob, the chunk starts at {offset}: resume from {held} (续传位置不符)"
@@ -76,6 +79,7 @@ impl ServerError {
             ServerError::BadRequest { .. } | ServerError::Wire(_) => StatusCode::BAD_REQUEST,
             ServerError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServerError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ServerError::Storage(_) | ServerError::Io(_) | ServerError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -91,6 +95,7 @@ impl ServerError {
             | ServerError::Unprocessable { code, .. } => code,
             ServerError::NotFound(_) => "not_found",
             ServerError::TooLarge(_) => "too_large",
+            ServerError::BodyTimeout(_) => "body_timeout",
             ServerError::UploadOffset { .. } => "offset_mismatch",
             ServerError::Wire(_) => "wire",
             ServerError::Storage(_) => "storage",

@@ -21,7 +21,8 @@ pub struct Metrics {
     pub connections_open: AtomicU64,
     /// Connections closed at accept because `--max-connections` were open.
     pub connections_refused: AtomicU64,
-    /// Connections closed for a request head not in within `--header-timeout-secs`.
+    /// Connections closed for a request head not in within `--header-timeout-secs`, or idle for
+    /// `--idle-timeout-secs`.
     pub connections_timed_out: AtomicU64,
 }
 
@@ -118,7 +119,7 @@ impl Metrics {
             ),
             (
                 "gridpatrol_http_connections_timed_out_total",
-                "Connections closed for a slow request head.",
+                "Connections closed for a slow request head or for being idle.",
                 &self.connections_timed_out,
             ),
         ];

@@ -46,6 +46,7 @@ async fn serve(
         %addr,
         data = %centre.data_dir.display(),
         header_timeout_secs = limits.header_timeout.as_secs(),
+        idle_timeout_secs = limits.idle_timeout.as_secs(),
         max_connections = limits.max_connections,
         "serving"
     );

@@ -1,5 +1,5 @@
-//! A hostile client changes nothing it may not and holds nothing for long: slow connections are closed
-//! within their limits, connections over the cap are refused at accept without slowing the
+//! A hostile client changes nothing it may not and holds nothing for long: slow and idle connections
+//! are closed within their limits, connections over the cap are refused at accept without slowing the
 //! others, health and metrics tell strangers nothing, a token is a kind only once it is found, and every
 //! response tells browsers not to sniff. Against a real `gridpatrol-server` on loopback, with raw TCP
 //! where a well-behaved client would not do what is tested.
@@ -352,11 +352,51 @@ fn a_flood_of_half_open_requests_is_closed_within_the_header_timeout() {
 }
 
 #[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &tmp.path().join("data"),
+        &["--idle-timeout-secs", "2", "--header-timeout-secs", "30"],
+    );
+
+    // Used: one request a second keeps it open past the idle time.
+    let mut busy = connect(&server);
+    for _ in 0..4 {
+        assert_eq!(get(&mut busy, "/healthz").0, 200);
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+    assert_eq!(
+        get(&mut busy, "/healthz").0,
+        200,
+        "still open after 4 s of use"
+    );
+
+    // Left idle after a response: closed after about 2 s, well before the 30 s header timeout.
+    let mut idle = connect(&server);
+    assert_eq!(get(&mut idle, "/healthz").0, 200);
+    let closed = closed_within(&mut idle, Duration::from_secs(10)).expect("closed");
+    assert!(
+        closed >= Duration::from_millis(1500) && closed <= Duration::from_secs(4),
+        "closed after {closed:?}"
+    );
+
+    // A connection that never sends a byte: the same.
+    let mut silent = connect(&server);
+    let closed = closed_within(&mut silent, Duration::from_secs(10)).expect("closed");
+    assert!(closed <= Duration::from_secs(4), "closed after {closed:?}");
+    eprintln!("idle keep-alive and silent connections closed after ~{closed:?} (idle timeout 2 s)");
+}
+
+#[test]
 fn the_header_timeout_also_bounds_the_wait_between_keep_alive_requests() {
     // hyper 1.x restarts the header clock when a connection waits for its next request, so a
-    // keep-alive connection idle between requests goes after the header timeout.
+    // keep-alive connection idle between requests goes after the header timeout, whatever the idle
+    // timeout. If a hyper upgrade changed that, the idle timeout would still close it.
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start_with(&tmp.path().join("data"), &["--header-timeout-secs", "2"]);
+    let server = Server::start_with(
+        &tmp.path().join("data"),
+        &["--header-timeout-secs", "2", "--idle-timeout-secs", "600"],
+    );
     let mut stream = connect(&server);
     assert_eq!(get(&mut stream, "/healthz").0, 200);
     let closed = closed_within(&mut stream, Duration::from_secs(10)).expect("closed");
@@ -387,6 +427,36 @@ fn the_header_timeout_also_bounds_the_wait_between_keep_alive_requests() {
     assert!(
         closed <= Duration::from_secs(7),
         "slow head lived {closed:?}"
+    );
+}
+
+#[test]
+fn a_request_body_that_stops_arriving_gets_a_408() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let tokens = seed(&dir);
+    let server = Server::start_with(&dir, &["--idle-timeout-secs", "2"]);
+    let mut stream = connect(&server);
+    let start = Instant::now();
+    write!(
+        stream,
+        "POST /api/v1/blobs/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"sha256\": [",
+        tokens.dispatcher
+    )
+    .unwrap();
+    let (status, head, body) = read_response(&mut stream);
+    let took = start.elapsed();
+    assert_eq!(status, 408, "{head}");
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "body_timeout", "{body}");
+    assert!(
+        took >= Duration::from_millis(1500) && took <= Duration::from_secs(5),
+        "answered after {took:?}"
+    );
+    assert!(
+        closed_within(&mut stream, Duration::from_secs(5)).is_some(),
+        "the connection is closed after the 408"
     );
 }
 

@@ -151,7 +151,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// The request body stopped arriving: the connection's idle timeout ([`crate::connections`]) wraps
+/// every body, and its error is somewhere in the rejection's chain of sources.
+fn body_stalled(e: &(dyn std::error::Error + 'static)) -> Option<ServerError> {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return Some(ServerError::BodyTimeout(
+                "the request body stopped arriving; send it again (请求体传输超时，请重试)".into(),
+            ));
+        }
+        source = err.source();
+    }
+    None
+}
+
 fn json_rejection(e: JsonRejection) -> ServerError {
+    if let Some(stalled) = body_stalled(&e) {
+        return stalled;
+    }
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ServerError::TooLarge(format!("{} (请求体过大)", e.body_text()));
     }
@@ -173,7 +191,9 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
             .await
             .map(RawBody)
             .map_err(|e: BytesRejection| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                if let Some(stalled) = body_stalled(&e) {
+                    stalled
+                } else if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ServerError::TooLarge(format!("{} (请求体过大)", e.body_text()))
                 } else {
                     ServerError::bad_request("bad_body", e.body_text())
