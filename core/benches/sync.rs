@@ -18,7 +18,8 @@ use gridpatrol_core::store::{DeviceStore, NewReport};
 use gridpatrol_core::sync::memory::MemoryBackend;
 use gridpatrol_core::sync::server::{SyncBackend, decode_changes};
 use gridpatrol_core::sync::wire::change_bytes;
-use gridpatrol_core::sync::{DeviceScope, ServerSync, SyncRequest, SyncResponse};
+use gridpatrol_core::catalog::Catalog;
+use gridpatrol_core::sync::{DeviceScope, ServerFacts, ServerSync, SyncRequest, SyncResponse};
 
 struct Traffic {
     round_trips: usize,
@@ -47,11 +48,11 @@ fn device(n: usize) -> (tempfile::TempDir, DeviceStore, DeviceScope) {
             })
             .expect("report");
     }
-    let scope = DeviceScope {
-        device_id: store.identity().device_id.clone(),
-        worker_id: "w-bench".into(),
-        cells: vec!["110102".into()],
-    };
+    let scope = DeviceScope::new(
+        &store.identity().device_id,
+        "w-bench",
+        vec!["110102".into()],
+    );
     (dir, store, scope)
 }
 
@@ -59,7 +60,7 @@ fn device(n: usize) -> (tempfile::TempDir, DeviceStore, DeviceScope) {
 fn sync(
     store: &mut DeviceStore,
     scope: &DeviceScope,
-    server: &mut (ServerSync, MemoryBackend),
+    server: &mut (ServerSync, MemoryBackend, (Catalog, GridIndex)),
 ) -> Traffic {
     let mut t = Traffic {
         round_trips: 0,
@@ -72,10 +73,17 @@ fn sync(
         t.automerge_bytes += change_bytes(request.docs.iter().map(|d| &d.changes));
         let req_bytes = request.encode();
         let decoded = SyncRequest::decode(&req_bytes).expect("decode");
+        let (catalog, grids) = &server.2;
+        let facts = ServerFacts {
+            catalog,
+            grids,
+            now: chrono::Utc::now(),
+        };
         let outcome = server
             .0
-            .handle(&mut server.1, scope, &decoded)
+            .serve(&mut server.1, scope, &facts, &decoded)
             .expect("handle");
+        assert!(outcome.refused.is_empty(), "{:?}", outcome.refused);
         let resp_bytes = outcome.response.encode();
         let response = SyncResponse::decode(&resp_bytes).expect("decode");
         t.automerge_bytes += change_bytes(response.docs.iter().map(|d| &d.changes));
@@ -125,9 +133,14 @@ fn per_doc_sync(
     }
 }
 
-fn server() -> (ServerSync, MemoryBackend) {
+fn server() -> (ServerSync, MemoryBackend, (Catalog, GridIndex)) {
     let actor = actor_for("server-bench");
-    (ServerSync::new(actor.clone()), MemoryBackend::new(actor))
+    let grids = GridIndex::new(GeneratedDistrict::demo().cells()).expect("grid");
+    (
+        ServerSync::new(actor.clone()),
+        MemoryBackend::new(actor),
+        (Catalog::builtin(), grids),
+    )
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

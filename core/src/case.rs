@@ -51,6 +51,14 @@ pub enum InputError {
         "case {0} is no longer in your cells and was not reported here: it can be read but not changed (案件已不在您负责的网格内，只能查看)"
     )]
     OutOfScope(CaseId),
+    /// Only the device that reported a case may correct it (the server refuses anyone else's edit).
+    #[error(
+        "case {0} was reported on another device: only the reporting device may correct it (只有上报设备可以修改案件)"
+    )]
+    NotReporter(CaseId),
+    /// Only the grid worker a verification was sent to may verify.
+    #[error("case {0} is not waiting for your verification (该案件不是您的核查任务)")]
+    NotVerifier(CaseId),
 }
 
 /// A case id: a UUID v7, so ids sort by creation time and never collide across offline devices.

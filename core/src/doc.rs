@@ -35,6 +35,28 @@ pub fn actor_for(device_or_server_id: &str) -> ActorId {
     ActorId::from(device_or_server_id.as_bytes())
 }
 
+/// An automerge object's identity: the id of the operation that created it. The same on every replica,
+/// and what the operations of a decoded change name, so the server can tell which objects a change
+/// touches ([`crate::sync::rules`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjKey {
+    pub counter: u64,
+    pub actor: ActorId,
+}
+
+impl ObjKey {
+    /// `None` for the root map.
+    pub fn of(id: &ObjId) -> Option<ObjKey> {
+        match id {
+            ObjId::Root => None,
+            ObjId::Id(counter, actor, _) => Some(ObjKey {
+                counter: *counter,
+                actor: actor.clone(),
+            }),
+        }
+    }
+}
+
 /// The facts a new case starts with.
 #[derive(Debug, Clone)]
 pub struct NewCase {
@@ -259,6 +281,39 @@ impl CaseDoc {
             .map(|i| {
                 let m = list_obj(d, &list, i)?;
                 read_event(d, &m)
+            })
+            .collect()
+    }
+
+    /// The two append-only lists: (timeline, photos).
+    pub fn list_keys(&self) -> Result<(Option<ObjKey>, Option<ObjKey>)> {
+        let d = &self.doc;
+        Ok((
+            ObjKey::of(&get_obj(d, &ROOT, "timeline")?),
+            ObjKey::of(&get_obj(d, &ROOT, "photos")?),
+        ))
+    }
+
+    /// Every event as stored, with the map that holds it.
+    pub fn keyed_events(&self) -> Result<Vec<(Option<ObjKey>, TimelineEvent)>> {
+        let d = &self.doc;
+        let list = get_obj(d, &ROOT, "timeline")?;
+        (0..d.length(&list))
+            .map(|i| {
+                let m = list_obj(d, &list, i)?;
+                Ok((ObjKey::of(&m), read_event(d, &m)?))
+            })
+            .collect()
+    }
+
+    /// Every photo reference as stored (duplicates included), with the map that holds it.
+    pub fn keyed_photos(&self) -> Result<Vec<(Option<ObjKey>, PhotoRef)>> {
+        let d = &self.doc;
+        let list = get_obj(d, &ROOT, "photos")?;
+        (0..d.length(&list))
+            .map(|i| {
+                let m = list_obj(d, &list, i)?;
+                Ok((ObjKey::of(&m), read_photo(d, &m)?))
             })
             .collect()
     }

@@ -146,6 +146,20 @@ impl Timeline {
     }
 
     fn step(&mut self, event: &TimelineEvent) -> Outcome {
+        // Only the grid worker the verification was sent to may verify: a rule of the record, so every
+        // replica ignores anyone else's verdict however it got into the document.
+        if matches!(
+            event.action,
+            ActionKind::VerifyPass | ActionKind::VerifyFail
+        ) && self.verifier.as_deref() != Some(event.actor.as_str())
+        {
+            return Outcome::Flagged {
+                reason: format!(
+                    "{} is not the assigned verifier (非指定核查人，核查无效)",
+                    event.actor
+                ),
+            };
+        }
         match workflow::apply(self.stage, event.action, event.role) {
             Ok(to) => {
                 let from = self.stage;

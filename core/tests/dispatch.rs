@@ -385,7 +385,7 @@ fn a_rule_for_a_category_missing_from_the_catalogue_is_named() {
 // ---------------------------------------------------------------- supervision
 
 fn event(action: ActionKind, role: Role, at: &str) -> TimelineEvent {
-    TimelineEvent::new(
+    let mut e = TimelineEvent::new(
         action,
         "someone",
         role,
@@ -393,7 +393,12 @@ fn event(action: ActionKind, role: Role, at: &str) -> TimelineEvent {
             wall_ms: bj(at).timestamp_millis(),
             counter: 0,
         },
-    )
+    );
+    // Verification goes to a named worker, who is the one to verify.
+    if action == ActionKind::RequestVerification {
+        e.assignee = Some("someone".into());
+    }
+    e
 }
 
 /// Reported, registered and dispatched at `dispatched` with `deadline`; then `more`.

@@ -42,7 +42,7 @@ fn at(action: ActionKind, when: &str) -> TimelineEvent {
 
 fn by(action: ActionKind, role: Role, when: &str) -> TimelineEvent {
     let wall_ms = bj(&format!("2026-{when}")).timestamp_millis();
-    TimelineEvent::new(
+    let mut e = TimelineEvent::new(
         action,
         role.as_str(),
         role,
@@ -50,7 +50,12 @@ fn by(action: ActionKind, role: Role, when: &str) -> TimelineEvent {
             wall_ms,
             counter: 0,
         },
-    )
+    );
+    // Verification goes to the grid worker, who is the one to verify.
+    if action == RequestVerification {
+        e.assignee = Some(Role::GridWorker.as_str().into());
+    }
+    e
 }
 
 fn dispatch(when: &str, department: &str, deadline: &str) -> TimelineEvent {

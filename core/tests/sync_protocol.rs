@@ -9,7 +9,10 @@ use gridpatrol_core::grid::{GeneratedDistrict, GridIndex};
 use gridpatrol_core::store::{DeviceStore, NewReport};
 use gridpatrol_core::sync::memory::MemoryBackend;
 use gridpatrol_core::sync::server::SyncBackend;
-use gridpatrol_core::sync::{DeviceScope, ServerSync, SyncError, SyncRequest, SyncResponse};
+use gridpatrol_core::catalog::Catalog;
+use gridpatrol_core::sync::{
+    DeviceScope, RefusalKind, ServerFacts, ServerSync, SyncOutcome, SyncRequest, SyncResponse,
+};
 use gridpatrol_core::timeline::{Hlc, TimelineEvent};
 use gridpatrol_core::workflow::{ActionKind, Role, Stage};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -27,6 +30,8 @@ struct Device {
 struct Server {
     sync: ServerSync,
     backend: MemoryBackend,
+    catalog: Catalog,
+    grids: GridIndex,
     /// How many times each case entered the pool (must end at exactly once).
     entered: HashMap<CaseId, u32>,
 }
@@ -37,6 +42,8 @@ impl Server {
         Server {
             sync: ServerSync::new(actor.clone()),
             backend: MemoryBackend::new(actor),
+            catalog: Catalog::builtin(),
+            grids: GridIndex::new(GeneratedDistrict::demo().cells()).unwrap(),
             entered: HashMap::new(),
         }
     }
@@ -44,10 +51,10 @@ impl Server {
     /// The HTTP handler's job: decode, handle, note new cases, encode.
     fn handle(&mut self, scope: &DeviceScope, request: &[u8]) -> Result<Vec<u8>, String> {
         let request = SyncRequest::decode(request).map_err(|e| e.to_string())?;
-        let outcome = self
-            .sync
-            .handle(&mut self.backend, scope, &request)
-            .map_err(|e| e.to_string())?;
+        let outcome = self.serve(scope, &request);
+        if let Some((case, r)) = outcome.refused.first() {
+            return Err(format!("case {case}: {r}"));
+        }
         for id in outcome.new_cases {
             *self.entered.entry(id).or_default() += 1;
         }
@@ -76,6 +83,18 @@ impl Server {
             .unwrap();
     }
 
+    /// One request through the protocol, as the server runs it.
+    fn serve(&mut self, scope: &DeviceScope, request: &SyncRequest) -> SyncOutcome {
+        let facts = ServerFacts {
+            catalog: &self.catalog,
+            grids: &self.grids,
+            now: Utc::now(),
+        };
+        self.sync
+            .serve(&mut self.backend, scope, &facts, request)
+            .unwrap()
+    }
+
     fn read(&mut self, case: CaseId) -> gridpatrol_core::case::Case {
         self.backend.load(case).unwrap().unwrap().read().unwrap()
     }
@@ -91,11 +110,7 @@ fn device(worker: &str, street: &str) -> Device {
     let dir = tempfile::tempdir().unwrap();
     let mut store = DeviceStore::init(dir.path(), worker).unwrap();
     store.import_grids(&district()).unwrap();
-    let scope = DeviceScope {
-        device_id: store.identity().device_id.clone(),
-        worker_id: worker.to_owned(),
-        cells: vec![street.to_owned()],
-    };
+    let scope = DeviceScope::new(&store.identity().device_id, worker, vec![street.to_owned()]);
     Device {
         store,
         scope,
@@ -297,11 +312,10 @@ fn devices_see_only_their_scope_and_cannot_write_outside_it() {
     // B's device records a case in street A (its grid lets it), the server refuses it.
     let stray = report(&mut b, STREET_A, 1);
     let req = b.store.sync_request(1 << 20).unwrap();
-    let err = s.sync.handle(&mut s.backend, &b.scope, &req).unwrap_err();
-    assert!(
-        matches!(err, SyncError::Refused { case, .. } if case == stray.0),
-        "{err}"
-    );
+    let outcome = s.serve(&b.scope, &req);
+    let (case, err) = &outcome.refused[0];
+    assert_eq!(*case, stray);
+    assert_eq!(err.kind, RefusalKind::OutOfScope);
     assert!(
         err.to_string().contains("not one of this worker's cells"),
         "{err}"
@@ -314,10 +328,8 @@ fn devices_see_only_their_scope_and_cannot_write_outside_it() {
         cells: vec![STREET_A.into()],
         ..b.scope.clone()
     };
-    let err = s
-        .sync
-        .handle(&mut s.backend, &impostor, &forged)
-        .unwrap_err();
+    let outcome = s.serve(&impostor, &forged);
+    let err = &outcome.refused[0].1;
     assert!(err.to_string().contains("not bound to device"), "{err}");
     assert!(
         s.backend.load(extra).unwrap().is_none(),
@@ -356,7 +368,8 @@ fn a_device_cannot_record_desk_actions() {
             changes: gridpatrol_core::sync::server::encode_changes(doc.changes_since(&heads)),
         }],
     };
-    let err = s.sync.handle(&mut s.backend, &a.scope, &req).unwrap_err();
+    let outcome = s.serve(&a.scope, &req);
+    let err = &outcome.refused[0].1;
     assert!(err.to_string().contains("role dispatcher"), "{err}");
     assert_eq!(s.read(id).stage(), Some(Stage::Reported));
 }

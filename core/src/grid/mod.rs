@@ -35,3 +35,11 @@ pub struct GridCell {
     /// a road or a river has several.
     pub polygon: geo::MultiPolygon<f64>,
 }
+
+impl GridCell {
+    /// A point inside the cell, (lat, lon): where a demo or a test puts a report.
+    pub fn inside_point(&self) -> Option<(f64, f64)> {
+        use geo::InteriorPoint;
+        self.polygon.interior_point().map(|p| (p.y(), p.x()))
+    }
+}

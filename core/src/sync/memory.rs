@@ -83,6 +83,13 @@ impl SyncBackend for MemoryBackend {
         Ok(self.last)
     }
 
+    fn case_bytes(&mut self, case: CaseId) -> Result<u64, Infallible> {
+        Ok(self
+            .changes
+            .get(&case)
+            .map_or(0, |c| c.values().map(|b| b.len() as u64).sum()))
+    }
+
     fn device_heads(&mut self, device: &str, case: CaseId) -> Result<Vec<ChangeHash>, Infallible> {
         Ok(self
             .device_heads

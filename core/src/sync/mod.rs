@@ -10,6 +10,8 @@
 //! no-op, and the cursor only moves once a response has been applied.
 
 pub mod memory;
+pub mod preflight;
+pub mod rules;
 pub mod server;
 pub mod wire;
 
@@ -23,5 +25,8 @@ pub const CATALOG_VERSION_HEADER: &str = "gridpatrol-catalog-version";
 /// other cells, and a device whose stored version differs pulls its cells again.
 pub const GRIDS_VERSION_HEADER: &str = "gridpatrol-grids-version";
 
-pub use server::{DeviceScope, ServerSync, SyncBackend, SyncError, SyncOutcome};
-pub use wire::{DocPull, DocPush, SyncRequest, SyncResponse, WireError};
+pub use rules::{DeviceLimits, Refusal, RefusalKind, ServerFacts};
+pub use server::{
+    DeviceScope, FormerCells, Prepared, ServerSync, SyncBackend, SyncError, SyncOutcome,
+};
+pub use wire::{DocPull, DocPush, DocStatus, SyncRequest, SyncResponse, WireError};

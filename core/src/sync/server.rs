@@ -2,22 +2,30 @@
 //! storage backend, and returns the response plus what changed (so the server can route new cases into
 //! the dispatch pool). The HTTP layer, the database and the transaction around a call are the caller's.
 //!
-//! Authorization lives here because it is a rule of the domain, not of a transport: a device may push
-//! only changes made by its own automerge actor, only to cases in its scope, and only what a grid
-//! worker may record (report, evidence, edits before registration, verification). Nothing a device sends
-//! can rewrite what a dispatcher or department recorded: documents are append-only by construction, and
-//! the facts a case was created with are compared before and after.
+//! Authorization lives here because it is a rule of the domain, not of a transport. Every change a
+//! device sends is bounded before it is parsed ([`super::preflight`]), decoded outside the write lock
+//! ([`ServerSync::prepare`]) and checked operation by operation against the write rules
+//! ([`super::rules`]): a device may push only changes made by its own automerge actor, only to cases in
+//! its scope, and only what a grid worker may record (report, evidence, edits before registration,
+//! verification of its own tasks). Nothing a device sends can rewrite what a dispatcher or department
+//! recorded. A refused case is answered as refused, with the reason, and the others go through.
 
 use std::collections::HashSet;
 
-use automerge::{ActorId, Change, ChangeHash};
+use automerge::{ActorId, Change, ChangeHash, ExpandedChange};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::wire::{DocPull, DocPush, Head, SyncRequest, SyncResponse};
-use crate::case::{Case, CaseId};
+use super::preflight::{PreflightError, preflight};
+use super::rules::{
+    Created, DeviceLimits, Lists, Refusal, RefusalKind, ServerFacts, check_device_event,
+    check_device_photo, check_reported, check_shape, check_unchanged, refuse, reserved_device_id,
+};
+use super::wire::{DocPull, DocPush, DocStatus, Head, SyncRequest, SyncResponse};
+use crate::case::{Case, CaseId, PhotoRef};
 use crate::doc::{CaseDoc, actor_for};
 use crate::timeline::TimelineEvent;
-use crate::workflow::{ActionKind, Role};
+use crate::workflow::ActionKind;
 
 /// What an authenticated device may see and touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,11 +34,44 @@ pub struct DeviceScope {
     pub worker_id: String,
     /// Cell codes or code prefixes (a street, a community) the worker patrols.
     pub cells: Vec<String>,
+    /// The cells the worker had before each reassignment, newest first: a report made offline in the
+    /// old cells before the reassignment is still the worker's to send.
+    pub former_cells: Vec<FormerCells>,
+}
+
+/// Cells a worker had until a reassignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormerCells {
+    pub cells: Vec<String>,
+    pub until: DateTime<Utc>,
+}
+
+fn covers_in(cells: &[String], cell: &str) -> bool {
+    cells.iter().any(|p| cell.starts_with(p.as_str()))
 }
 
 impl DeviceScope {
+    /// A scope with no history of reassignments.
+    pub fn new(device_id: &str, worker_id: &str, cells: Vec<String>) -> Self {
+        DeviceScope {
+            device_id: device_id.to_owned(),
+            worker_id: worker_id.to_owned(),
+            cells,
+            former_cells: Vec::new(),
+        }
+    }
+
     pub fn covers_cell(&self, cell: Option<&str>) -> bool {
-        cell.is_some_and(|c| self.cells.iter().any(|p| c.starts_with(p.as_str())))
+        cell.is_some_and(|c| covers_in(&self.cells, c))
+    }
+
+    /// Whether the worker is responsible for `cell` now, or was at `at` (before a reassignment).
+    pub fn covered_cell_at(&self, cell: &str, at: DateTime<Utc>) -> bool {
+        covers_in(&self.cells, cell)
+            || self
+                .former_cells
+                .iter()
+                .any(|f| at <= f.until && covers_in(&f.cells, cell))
     }
 
     /// A case is visible to a device when it lies in the worker's cells, when its verification is
@@ -83,6 +124,9 @@ pub trait SyncBackend {
         changes: &[Change],
     ) -> Result<u64, Self::Error>;
 
+    /// The bytes of every change the case's document holds (0 for an unknown case), for its size limit.
+    fn case_bytes(&mut self, case: CaseId) -> Result<u64, Self::Error>;
+
     /// The heads the device is known to have for a case (empty when unknown).
     fn device_heads(&mut self, device: &str, case: CaseId) -> Result<Vec<ChangeHash>, Self::Error>;
 
@@ -106,15 +150,13 @@ pub trait SyncBackend {
     fn latest_cursor(&mut self) -> Result<u64, Self::Error>;
 }
 
-/// Why a sync request was refused. Nothing of a refused request is kept.
+/// Why a sync request was refused as a whole (nothing of it was looked at). A single case's refusal is
+/// not an error: it is that case's [`DocStatus`] in the response.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError<E: std::error::Error> {
-    /// Authorization (HTTP 403): the reason says which rule.
-    #[error("case {case}: {reason}")]
-    Refused { case: Uuid, reason: String },
-    /// A change or document that does not decode (HTTP 400).
-    #[error("case {case}: {reason}")]
-    Malformed { case: Uuid, reason: String },
+    /// The request breaks a limit of its own (HTTP 413).
+    #[error("{0}")]
+    TooLarge(String),
     #[error(transparent)]
     Backend(E),
 }
@@ -124,10 +166,13 @@ pub enum SyncError<E: std::error::Error> {
 pub struct ServerSync {
     /// The server process's automerge actor (each process has its own).
     pub actor: ActorId,
-    /// A response stops adding pulled documents past this many change bytes, and says `more`.
+    /// A response stops adding documents past this many change bytes, and says `more` (pulled
+    /// documents) or defers the rest (pushed ones).
     pub max_response_bytes: usize,
     /// And past this many documents.
     pub max_response_docs: usize,
+    /// What devices may send.
+    pub limits: DeviceLimits,
 }
 
 impl ServerSync {
@@ -136,8 +181,32 @@ impl ServerSync {
             actor,
             max_response_bytes: 4 * 1024 * 1024,
             max_response_docs: 2_000,
+            limits: DeviceLimits::default(),
         }
     }
+}
+
+/// A request decoded and checked as far as it can be without storage: done before the write lock is
+/// taken, so that a hostile request costs the device's own time, not everyone's.
+#[derive(Debug)]
+pub struct Prepared {
+    pub cursor: u64,
+    pub docs: Vec<PreparedPush>,
+}
+
+#[derive(Debug)]
+pub struct PreparedPush {
+    pub case: Uuid,
+    pub heads: Vec<ChangeHash>,
+    /// The changes in the order the device made them, or why they were refused.
+    pub changes: Result<Vec<Decoded>, Refusal>,
+}
+
+/// One change, parsed and with its operations decoded.
+#[derive(Debug)]
+pub struct Decoded {
+    pub change: Change,
+    pub ops: ExpandedChange,
 }
 
 /// What a sync call did, for the server to act on after it commits.
@@ -148,29 +217,175 @@ pub struct SyncOutcome {
     pub new_cases: Vec<CaseId>,
     /// Existing cases that received new changes from the device.
     pub changed_cases: Vec<CaseId>,
+    /// Cases refused, with why (for the audit log).
+    pub refused: Vec<(CaseId, Refusal)>,
 }
 
 impl ServerSync {
-    /// Handles one request. On error the caller must roll back whatever the backend wrote.
+    /// Decodes and bounds every change of a request (see [`super::preflight`]). Pure CPU, no storage.
+    pub fn prepare(
+        &self,
+        scope: &DeviceScope,
+        request: &SyncRequest,
+    ) -> Result<Prepared, SyncError<std::convert::Infallible>> {
+        let limits = &self.limits;
+        if request.docs.len() > limits.max_docs_per_request {
+            return Err(SyncError::TooLarge(format!(
+                "a sync request names {} cases, at most {} (单次同步案件过多)",
+                request.docs.len(),
+                limits.max_docs_per_request
+            )));
+        }
+        let mut seen = HashSet::new();
+        let docs = request
+            .docs
+            .iter()
+            .map(|push| PreparedPush {
+                case: push.case,
+                heads: heads_from_wire(&push.heads),
+                changes: if seen.insert(push.case) {
+                    self.decode_push(scope, push)
+                } else {
+                    refuse(
+                        RefusalKind::Malformed,
+                        "the case is named twice in one request (同一案件重复出现)",
+                    )
+                },
+            })
+            .collect();
+        Ok(Prepared {
+            cursor: request.cursor,
+            docs,
+        })
+    }
+
+    fn decode_push(&self, scope: &DeviceScope, push: &DocPush) -> Result<Vec<Decoded>, Refusal> {
+        let limits = &self.limits;
+        if push.heads.len() > limits.max_heads {
+            return refuse(
+                RefusalKind::Malformed,
+                format!("more than {} heads (版本头过多)", limits.max_heads),
+            );
+        }
+        if push.changes.len() > limits.max_changes_per_case {
+            return refuse(
+                RefusalKind::TooLarge,
+                format!(
+                    "{} changes for one case, at most {} per request (变更过多)",
+                    push.changes.len(),
+                    limits.max_changes_per_case
+                ),
+            );
+        }
+        if reserved_device_id(&scope.device_id) {
+            return refuse(
+                RefusalKind::NotAllowed,
+                "this device id is reserved for the server (设备编号保留给服务器)",
+            );
+        }
+        let device_actor = actor_for(&scope.device_id);
+        let budget = limits.change_budget();
+        let mut out = Vec::with_capacity(push.changes.len());
+        let mut hashes = HashSet::new();
+        for raw in &push.changes {
+            preflight(raw, &budget).map_err(|e| Refusal {
+                kind: match e {
+                    PreflightError::TooLarge { .. } | PreflightError::TooManyOps { .. } => {
+                        RefusalKind::TooLarge
+                    }
+                    _ => RefusalKind::Malformed,
+                },
+                reason: e.to_string(),
+            })?;
+            let change = Change::try_from(raw.as_slice()).map_err(|e| Refusal {
+                kind: RefusalKind::Malformed,
+                reason: format!("bad change: {e} (变更格式错误)"),
+            })?;
+            if change.actor_id() != &device_actor {
+                return refuse(
+                    RefusalKind::NotAllowed,
+                    format!(
+                        "change {} was made by actor {}, which is not bound to device {} (变更来源与设备不符)",
+                        change.hash(),
+                        change.actor_id(),
+                        scope.device_id
+                    ),
+                );
+            }
+            if !hashes.insert(change.hash()) {
+                continue;
+            }
+            let ops = change.decode();
+            out.push(Decoded { change, ops });
+        }
+        // One actor's changes to one document are totally ordered by their sequence number.
+        out.sort_by_key(|d| d.change.seq());
+        Ok(out)
+    }
+
+    /// [`ServerSync::prepare`] then [`ServerSync::handle`], for callers with no lock to keep short (the
+    /// in-memory backend of tests, simulations and benchmarks).
+    pub fn serve<B: SyncBackend>(
+        &self,
+        backend: &mut B,
+        scope: &DeviceScope,
+        facts: &ServerFacts<'_>,
+        request: &SyncRequest,
+    ) -> Result<SyncOutcome, SyncError<B::Error>> {
+        let prepared = self.prepare(scope, request).map_err(|e| match e {
+            SyncError::TooLarge(m) => SyncError::TooLarge(m),
+            SyncError::Backend(never) => match never {},
+        })?;
+        self.handle(backend, scope, facts, &prepared)
+    }
+
+    /// Handles one prepared request. Refused cases leave nothing behind and do not stop the others; on
+    /// an error the caller must roll back whatever the backend wrote.
     pub fn handle<B: SyncBackend>(
         &self,
         backend: &mut B,
         scope: &DeviceScope,
-        request: &SyncRequest,
+        facts: &ServerFacts<'_>,
+        request: &Prepared,
     ) -> Result<SyncOutcome, SyncError<B::Error>> {
         let mut out = SyncOutcome::default();
+        out.response.server_ms = facts.now.timestamp_millis();
         let mut pushed = HashSet::new();
+        let mut bytes = 0;
         for push in &request.docs {
             pushed.insert(push.case);
-            let (pull, status) = self.accept_push(backend, scope, push)?;
+            if bytes > self.max_response_bytes || out.response.docs.len() >= self.max_response_docs
+            {
+                // The answer is full: the device sends this one again in its next request.
+                out.response.docs.push(DocPull {
+                    case: push.case,
+                    status: DocStatus::Deferred,
+                    heads: Vec::new(),
+                    changes: Vec::new(),
+                });
+                continue;
+            }
+            let (pull, status) = self
+                .accept_push(backend, scope, facts, push)
+                .map_err(SyncError::Backend)?;
             match status {
                 PushStatus::New => out.new_cases.push(CaseId(push.case)),
                 PushStatus::Changed => out.changed_cases.push(CaseId(push.case)),
                 PushStatus::Unchanged => {}
+                PushStatus::Refused(r) => out.refused.push((CaseId(push.case), r)),
             }
+            bytes += pull.changes.iter().map(Vec::len).sum::<usize>();
             out.response.docs.push(pull);
         }
-        self.pull(backend, scope, request.cursor, &pushed, &mut out.response)?;
+        self.pull(
+            backend,
+            scope,
+            request.cursor,
+            &pushed,
+            bytes,
+            &mut out.response,
+        )
+        .map_err(SyncError::Backend)?;
         Ok(out)
     }
 
@@ -178,89 +393,204 @@ impl ServerSync {
         &self,
         backend: &mut B,
         scope: &DeviceScope,
-        push: &DocPush,
-    ) -> Result<(DocPull, PushStatus), SyncError<B::Error>> {
+        facts: &ServerFacts<'_>,
+        push: &PreparedPush,
+    ) -> Result<(DocPull, PushStatus), B::Error> {
         let case_id = CaseId(push.case);
-        let refuse = |reason: String| SyncError::Refused {
-            case: push.case,
-            reason,
+        let refused = |r: Refusal| {
+            let pull = DocPull {
+                case: push.case,
+                status: DocStatus::Refused {
+                    code: r.kind.code().to_owned(),
+                    reason: r.reason.clone(),
+                },
+                heads: Vec::new(),
+                changes: Vec::new(),
+            };
+            (pull, PushStatus::Refused(r))
         };
-        let malformed = |reason: String| SyncError::Malformed {
-            case: push.case,
-            reason,
+        let changes = match &push.changes {
+            Ok(c) => c,
+            Err(r) => return Ok(refused(r.clone())),
         };
-        let changes = decode_changes(&push.changes).map_err(malformed)?;
-        let device_actor = actor_for(&scope.device_id);
-        if let Some(c) = changes.iter().find(|c| c.actor_id() != &device_actor) {
-            return Err(refuse(format!(
-                "change {} was made by actor {}, which is not bound to device {} (变更来源与设备不符)",
-                c.hash(),
-                c.actor_id(),
-                scope.device_id
-            )));
-        }
-        let existing = backend.load(case_id).map_err(SyncError::Backend)?;
-        let (mut doc, before, new_changes) = match existing {
-            Some(mut doc) => {
-                let before = doc.read().map_err(|e| malformed(e.to_string()))?;
-                if !scope.covers(&before) {
-                    return Err(refuse(
-                        "the case is outside this device's cells and tasks (案件不在本设备的网格或任务范围内)"
-                            .into(),
-                    ));
-                }
-                let fresh: Vec<Change> = changes
-                    .into_iter()
-                    .filter(|c| !doc.has_change(&c.hash()))
-                    .collect();
-                doc.apply_changes(fresh.clone())
-                    .map_err(|e| malformed(e.to_string()))?;
-                (doc, Some((before, fresh.is_empty())), fresh)
-            }
-            None => {
-                if changes.is_empty() {
-                    return Err(refuse(
-                        "no such case on the server, and no changes to create it (服务器无此案件)"
-                            .into(),
-                    ));
-                }
-                let doc = CaseDoc::from_changes(self.actor.clone(), changes.clone())
-                    .map_err(|e| malformed(e.to_string()))?;
-                (doc, None, changes)
-            }
+        let (mut doc, status) = match backend.load(case_id)? {
+            Some(mut doc) => match self.merge_into(backend, scope, facts, &mut doc, changes)? {
+                Ok(status) => (doc, status),
+                Err(r) => return Ok(refused(r)),
+            },
+            None => match self.create(backend, scope, facts, push, changes)? {
+                Ok(doc) => (doc, PushStatus::New),
+                Err(r) => return Ok(refused(r)),
+            },
         };
-        if !doc.missing_deps().is_empty() {
-            return Err(malformed(
-                "changes depend on changes that were not sent (缺少依赖的变更)".into(),
-            ));
-        }
-        let after = doc.read().map_err(|e| malformed(e.to_string()))?;
-        let status = match &before {
-            None => {
-                check_new_case(scope, &after).map_err(refuse)?;
-                PushStatus::New
-            }
-            Some((_, true)) => PushStatus::Unchanged,
-            Some((before, false)) => {
-                check_appends(scope, &doc, before, &after).map_err(refuse)?;
-                PushStatus::Changed
-            }
-        };
-        if status != PushStatus::Unchanged {
-            backend
-                .save(&mut doc, &after, &new_changes)
-                .map_err(SyncError::Backend)?;
-        }
-        let device_heads = heads_from_wire(&push.heads);
-        backend
-            .set_device_heads(&scope.device_id, case_id, &device_heads)
-            .map_err(SyncError::Backend)?;
+        backend.set_device_heads(&scope.device_id, case_id, &push.heads)?;
         let pull = DocPull {
             case: push.case,
+            status: DocStatus::Accepted,
             heads: heads_to_wire(&doc.heads()),
-            changes: encode_changes(doc.changes_since(&device_heads)),
+            changes: encode_changes(doc.changes_since(&push.heads)),
         };
         Ok((pull, status))
+    }
+
+    /// A device's changes to a case the server has: checked, merged, saved; or refused with nothing
+    /// kept.
+    fn merge_into<B: SyncBackend>(
+        &self,
+        backend: &mut B,
+        scope: &DeviceScope,
+        facts: &ServerFacts<'_>,
+        doc: &mut CaseDoc,
+        changes: &[Decoded],
+    ) -> Result<Result<PushStatus, Refusal>, B::Error> {
+        let case_id = match doc.reported() {
+            Ok(r) => r.id,
+            Err(e) => {
+                return Ok(refuse(
+                    RefusalKind::Malformed,
+                    format!("the stored case does not read: {e}"),
+                ));
+            }
+        };
+        let before = match doc.read() {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(refuse(
+                    RefusalKind::Malformed,
+                    format!("the stored case does not read: {e}"),
+                ));
+            }
+        };
+        if !scope.covers(&before) {
+            return Ok(refuse(
+                RefusalKind::OutOfScope,
+                "the case is outside this device's cells and tasks (案件不在本设备的网格或任务范围内)",
+            ));
+        }
+        let fresh: Vec<&Decoded> = changes
+            .iter()
+            .filter(|d| !doc.has_change(&d.change.hash()))
+            .collect();
+        if fresh.is_empty() {
+            return Ok(Ok(PushStatus::Unchanged));
+        }
+        let adding: u64 = fresh
+            .iter()
+            .map(|d| d.change.raw_bytes().len() as u64)
+            .sum();
+        let held = backend.case_bytes(case_id)?;
+        if held + adding > self.limits.max_case_bytes {
+            return Ok(refuse(
+                RefusalKind::TooLarge,
+                format!(
+                    "the case would hold {} bytes, more than the limit of {} (案件数据过大)",
+                    held + adding,
+                    self.limits.max_case_bytes
+                ),
+            ));
+        }
+        let checked = (|| {
+            let lists = Lists::of(doc)?;
+            let mut created = Created::default();
+            for d in &fresh {
+                check_shape(&d.ops, &lists, false, &mut created)?;
+            }
+            let original = doc.fork(self.actor.clone());
+            let new: Vec<Change> = fresh.iter().map(|d| d.change.clone()).collect();
+            apply(doc, new)?;
+            check_new_items(scope, facts, &self.limits, Some(&before), doc, &created)?;
+            check_unchanged(&original, doc)
+        })();
+        if let Err(r) = checked {
+            return Ok(Err(r));
+        }
+        let after = match doc.read() {
+            Ok(c) => c,
+            Err(e) => return Ok(refuse(RefusalKind::Tampered, e.to_string())),
+        };
+        let new: Vec<Change> = fresh.iter().map(|d| d.change.clone()).collect();
+        backend.save(doc, &after, &new)?;
+        Ok(Ok(PushStatus::Changed))
+    }
+
+    /// A case the server has not seen: its first change creates it, as the device's own report.
+    fn create<B: SyncBackend>(
+        &self,
+        backend: &mut B,
+        scope: &DeviceScope,
+        facts: &ServerFacts<'_>,
+        push: &PreparedPush,
+        changes: &[Decoded],
+    ) -> Result<Result<CaseDoc, Refusal>, B::Error> {
+        let built = (|| {
+            let Some((first, rest)) = changes.split_first() else {
+                return refuse(
+                    RefusalKind::OutOfScope,
+                    "no such case on the server, and no changes to create it (服务器无此案件)",
+                );
+            };
+            if first.change.seq() != 1 || !first.change.deps().is_empty() {
+                return refuse(
+                    RefusalKind::Malformed,
+                    "the changes that create the case were not sent (缺少创建案件的变更)",
+                );
+            }
+            if rest.iter().any(|d| d.change.deps().is_empty()) {
+                return refuse(
+                    RefusalKind::Tampered,
+                    "a second change claims to create the case (重复创建案件)",
+                );
+            }
+            let bytes: u64 = changes
+                .iter()
+                .map(|d| d.change.raw_bytes().len() as u64)
+                .sum();
+            if bytes > self.limits.max_case_bytes {
+                return refuse(
+                    RefusalKind::TooLarge,
+                    format!(
+                        "the case would hold {bytes} bytes, more than the limit of {} (案件数据过大)",
+                        self.limits.max_case_bytes
+                    ),
+                );
+            }
+            let mut created = Created::default();
+            check_shape(&first.ops, &Lists::default(), true, &mut created)?;
+            let mut doc = CaseDoc::from_changes(self.actor.clone(), vec![first.change.clone()])
+                .map_err(malformed)?;
+            let lists = Lists::of(&doc)?;
+            for d in rest {
+                check_shape(&d.ops, &lists, false, &mut created)?;
+            }
+            apply(&mut doc, rest.iter().map(|d| d.change.clone()).collect())?;
+            let reported = doc.reported().map_err(malformed)?;
+            check_reported(scope, facts, &self.limits, push.case, &reported)?;
+            let reports = check_new_items(scope, facts, &self.limits, None, &doc, &created)?;
+            if reports != 1 || created.events() == 0 {
+                return refuse(
+                    RefusalKind::Tampered,
+                    "a new case holds exactly one report (新案件须有且仅有一次上报)",
+                );
+            }
+            Ok(doc)
+        })();
+        let mut doc = match built {
+            Ok(doc) => doc,
+            Err(r) => return Ok(Err(r)),
+        };
+        let case = match doc.read() {
+            Ok(c) => c,
+            Err(e) => return Ok(refuse(RefusalKind::Malformed, e.to_string())),
+        };
+        if case.stage() != Some(crate::workflow::Stage::Reported) {
+            return Ok(refuse(
+                RefusalKind::Tampered,
+                "a new case must start with a report (新案件须以上报开始)",
+            ));
+        }
+        let all: Vec<Change> = changes.iter().map(|d| d.change.clone()).collect();
+        backend.save(&mut doc, &case, &all)?;
+        Ok(Ok(doc))
     }
 
     fn pull<B: SyncBackend>(
@@ -269,16 +599,17 @@ impl ServerSync {
         scope: &DeviceScope,
         cursor: u64,
         pushed: &HashSet<Uuid>,
+        mut bytes: usize,
         response: &mut SyncResponse,
-    ) -> Result<(), SyncError<B::Error>> {
-        let latest = backend.latest_cursor().map_err(SyncError::Backend)?;
-        let changed = backend
-            .changed_since(scope, cursor, self.max_response_docs + 1)
-            .map_err(SyncError::Backend)?;
-        let mut bytes = 0;
+    ) -> Result<(), B::Error> {
+        let latest = backend.latest_cursor()?;
+        let changed = backend.changed_since(scope, cursor, self.max_response_docs + 1)?;
         response.cursor = latest;
-        for (i, (position, case)) in changed.iter().enumerate() {
-            if i == self.max_response_docs || bytes > self.max_response_bytes {
+        for (i, (_, case)) in changed.iter().enumerate() {
+            if i == self.max_response_docs
+                || bytes > self.max_response_bytes
+                || response.docs.len() >= self.max_response_docs
+            {
                 // Stop before this entry; the device continues from the previous one.
                 response.more = true;
                 response.cursor = if i == 0 { cursor } else { changed[i - 1].0 };
@@ -287,12 +618,10 @@ impl ServerSync {
             if pushed.contains(&case.0) {
                 continue;
             }
-            let Some(mut doc) = backend.load(*case).map_err(SyncError::Backend)? else {
+            let Some(mut doc) = backend.load(*case)? else {
                 continue;
             };
-            let have = backend
-                .device_heads(&scope.device_id, *case)
-                .map_err(SyncError::Backend)?;
+            let have = backend.device_heads(&scope.device_id, *case)?;
             let changes = doc.changes_since(&have);
             if changes.is_empty() {
                 continue;
@@ -301,13 +630,70 @@ impl ServerSync {
             bytes += changes.iter().map(Vec::len).sum::<usize>();
             response.docs.push(DocPull {
                 case: case.0,
+                status: DocStatus::Accepted,
                 heads: heads_to_wire(&doc.heads()),
                 changes,
             });
-            let _ = position;
         }
         Ok(())
     }
+}
+
+fn malformed(e: crate::Error) -> Refusal {
+    Refusal {
+        kind: RefusalKind::Malformed,
+        reason: format!("{e} (变更格式错误)"),
+    }
+}
+
+/// Applies changes that passed the shape rules; they must be complete.
+fn apply(doc: &mut CaseDoc, changes: Vec<Change>) -> Result<(), Refusal> {
+    doc.apply_changes(changes).map_err(malformed)?;
+    if !doc.missing_deps().is_empty() {
+        return refuse(
+            RefusalKind::Malformed,
+            "changes depend on changes that were not sent (缺少依赖的变更)",
+        );
+    }
+    Ok(())
+}
+
+/// Checks the events and photos the changes created. Returns how many reports they hold.
+fn check_new_items(
+    scope: &DeviceScope,
+    facts: &ServerFacts<'_>,
+    limits: &DeviceLimits,
+    before: Option<&Case>,
+    after: &CaseDoc,
+    created: &Created,
+) -> Result<usize, Refusal> {
+    let events = after.keyed_events().map_err(malformed)?;
+    let photos = after.keyed_photos().map_err(malformed)?;
+    let reported = after.reported().map_err(malformed)?;
+    let all_photos: Vec<PhotoRef> = photos.iter().map(|(_, p)| p.clone()).collect();
+    for (_, p) in photos.iter().filter(|(k, _)| created.is_photo(k)) {
+        check_device_photo(scope, facts, limits, p)?;
+    }
+    let mut ids: HashSet<Uuid> = events
+        .iter()
+        .filter(|(k, _)| !created.is_event(k))
+        .map(|(_, e)| e.id)
+        .collect();
+    let mut reports = 0;
+    for (_, e) in events.iter().filter(|(k, _)| created.is_event(k)) {
+        check_device_event(
+            scope,
+            facts,
+            limits,
+            before,
+            &reported.device,
+            e,
+            &mut ids,
+            &all_photos,
+        )?;
+        reports += usize::from(e.action == ActionKind::Report);
+    }
+    Ok(reports)
 }
 
 /// Why a server-side (desk or system) action was not recorded.
@@ -317,6 +703,14 @@ pub enum ActionError<E: std::error::Error> {
     NoSuchCase(CaseId),
     #[error(transparent)]
     Refused(#[from] crate::workflow::Refusal),
+    /// The event would not take effect where it lands in the timeline (HTTP 409): nothing is recorded.
+    #[error("{0} (操作与案件时间线冲突，未记录)")]
+    Flagged(String),
+    /// The case's clock cannot advance (a stamp at the counter's end): nothing is recorded.
+    #[error(
+        "the case's clock cannot advance past {0:?}; ask an administrator (案件时钟异常，未记录)"
+    )]
+    Clock(crate::timeline::Hlc),
     #[error(transparent)]
     Document(crate::Error),
     #[error(transparent)]
@@ -341,10 +735,24 @@ impl ServerSync {
         let before = doc.read().map_err(ActionError::Document)?;
         before.timeline.check(event.action, event.role)?;
         event.at = before.timeline.next_stamp(now);
+        if before.timeline.latest.is_some_and(|l| event.at <= l) {
+            return Err(ActionError::Clock(event.at));
+        }
         let heads = doc.heads();
         doc.append(&event, &[]).map_err(ActionError::Document)?;
         let changes = doc.changes_since(&heads);
         let after = doc.read().map_err(ActionError::Document)?;
+        // Stamped after everything the case has seen, the event replays last; should it not take effect
+        // there (a clock anomaly), an answer of success would be a lie.
+        if let Some(entry) = after
+            .timeline
+            .entries
+            .iter()
+            .find(|e| e.event.id == event.id)
+            && let crate::timeline::Outcome::Flagged { reason } = &entry.outcome
+        {
+            return Err(ActionError::Flagged(reason.clone()));
+        }
         backend
             .save(&mut doc, &after, &changes)
             .map_err(ActionError::Backend)?;
@@ -352,88 +760,12 @@ impl ServerSync {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum PushStatus {
     New,
     Changed,
     Unchanged,
-}
-
-/// A device creates a case only as its own worker, on its own device, in its own cells, starting with
-/// a report.
-fn check_new_case(scope: &DeviceScope, case: &Case) -> Result<(), String> {
-    if case.reporter != scope.worker_id || case.device != scope.device_id {
-        return Err(format!(
-            "the case names reporter {} on device {}, but this token is for {} on {} (上报人与令牌不符)",
-            case.reporter, case.device, scope.worker_id, scope.device_id
-        ));
-    }
-    if !scope.covers_cell(case.cell.as_deref()) {
-        return Err(format!(
-            "cell {} is not one of this worker's cells (不在本网格员负责的网格内)",
-            case.cell.as_deref().unwrap_or("(none)")
-        ));
-    }
-    let first = case.timeline.entries.first().map(|e| e.event.action);
-    if first != Some(ActionKind::Report) {
-        return Err("a new case must start with a report (新案件须以上报开始)".into());
-    }
-    check_worker_events(scope, case.timeline.entries.iter().map(|e| &e.event))
-}
-
-/// On an existing case a device may only append: the facts it was created with stay as they were, and
-/// every new event is the worker's own.
-fn check_appends(
-    scope: &DeviceScope,
-    doc: &CaseDoc,
-    before: &Case,
-    after: &Case,
-) -> Result<(), String> {
-    let reported = doc.reported().map_err(|e| e.to_string())?;
-    if reported.id != before.id
-        || reported.reporter != before.reporter
-        || reported.device != before.device
-        || reported.cell != before.cell
-        || reported.location != before.location
-        || reported.created_at != before.created_at
-    {
-        return Err("the case's reported facts may not be rewritten (不得修改案件原始信息)".into());
-    }
-    let known: HashSet<Uuid> = before.timeline.entries.iter().map(|e| e.event.id).collect();
-    let added = after
-        .timeline
-        .entries
-        .iter()
-        .map(|e| &e.event)
-        .filter(|e| !known.contains(&e.id));
-    check_worker_events(scope, added)?;
-    if after.timeline.entries.len() < before.timeline.entries.len()
-        || after.photos.len() < before.photos.len()
-    {
-        return Err("timeline entries and photos may not be removed (不得删除记录)".into());
-    }
-    Ok(())
-}
-
-fn check_worker_events<'a>(
-    scope: &DeviceScope,
-    events: impl Iterator<Item = &'a TimelineEvent>,
-) -> Result<(), String> {
-    for e in events {
-        if e.role != Role::GridWorker || e.actor != scope.worker_id {
-            return Err(format!(
-                "event {} ({}) is recorded as {} in role {}: a device may only record its own worker's actions (设备只能记录本网格员的操作)",
-                e.id, e.action, e.actor, e.role
-            ));
-        }
-        if e.device.as_deref() != Some(scope.device_id.as_str()) {
-            return Err(format!(
-                "event {} names another device (事件设备不符)",
-                e.id
-            ));
-        }
-    }
-    Ok(())
+    Refused(Refusal),
 }
 
 pub fn decode_changes(raw: &[Vec<u8>]) -> Result<Vec<Change>, String> {

@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 pub const MAGIC: &[u8; 4] = b"GPSY";
 /// The version this build speaks. A peer with another version gets [`WireError::Version`].
-pub const WIRE_VERSION: u16 = 1;
+/// Version 2: a status per document (a refused case no longer fails the whole request) and the server's
+/// clock in every response.
+pub const WIRE_VERSION: u16 = 2;
 /// The largest message either side accepts (a device splits its pushes to stay under it).
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -41,15 +43,33 @@ pub struct SyncResponse {
     pub cursor: u64,
     /// True when more changes wait beyond this response's size limit: sync again.
     pub more: bool,
+    /// The server's clock (Unix milliseconds) when it answered: a device stamps its records with its
+    /// own clock corrected by the difference, so a wrong clock on a PDA does not get its records refused.
+    pub server_ms: i64,
     pub docs: Vec<DocPull>,
 }
 
-/// A document's state on the server: its heads after merging, and the changes the device lacks.
+/// A document's state on the server: what became of the device's push, the heads after merging, and
+/// the changes the device lacks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocPull {
     pub case: Uuid,
+    pub status: DocStatus,
     pub heads: Vec<Head>,
     pub changes: Vec<Vec<u8>>,
+}
+
+/// What the server made of a document the device pushed (pulled documents are `Accepted`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DocStatus {
+    #[default]
+    Accepted,
+    /// Nothing of the push was kept: `code` is machine-readable (`tampered`, `out_of_scope`,
+    /// `not_allowed`, `bad_fact`, `clock`, `too_large`, `malformed`), `reason` says which rule, in
+    /// Chinese and English. The device keeps the case and shows the reason.
+    Refused { code: String, reason: String },
+    /// Not looked at because the response was full: the device sends it again.
+    Deferred,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
