@@ -111,6 +111,19 @@ pub struct CaseSummary {
     pub updated_at: DateTime<Utc>,
     /// Changed here since the last sync.
     pub dirty: bool,
+    /// The server refused this case's changes at the last sync: why. The case stays here, is tried
+    /// again at the next sync, and never stops the others.
+    pub refused: Option<SyncRefused>,
+}
+
+/// Why the server refused a case (see `gridpatrol_core::sync::DocStatus`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncRefused {
+    /// Machine-readable: `tampered`, `out_of_scope`, `not_allowed`, `bad_fact`, `clock`, `too_large`,
+    /// `malformed`.
+    pub code: String,
+    /// Which rule, in Chinese and English.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -127,6 +140,9 @@ pub struct DeviceStore {
     photo_limits: PhotoLimits,
     catalog: OnceLock<Arc<Catalog>>,
     grids: OnceLock<Option<GridIndex>>,
+    /// The server's clock minus this device's, as of the last enrollment or sync: records are stamped
+    /// with the corrected time, so a PDA whose clock is wrong still records when things happened.
+    clock_offset_ms: i64,
     // Held for the store's lifetime: the OS releases it when the process dies, even by SIGKILL.
     _lock: File,
 }
@@ -181,7 +197,17 @@ impl DeviceStore {
     }
 
     fn assemble(dir: &Path, conn: Connection, identity: Identity, lock: File) -> Self {
+        let clock_offset_ms = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'clock_offset_ms'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         DeviceStore {
+            clock_offset_ms,
             dir: dir.to_owned(),
             conn,
             identity,
@@ -194,6 +220,16 @@ impl DeviceStore {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Now, by the server's clock as this device last learned it.
+    pub fn clock(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.clock_offset_ms)
+    }
+
+    /// The server's clock minus this device's, in milliseconds.
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock_offset_ms
     }
 
     pub fn identity(&self) -> &Identity {
@@ -287,7 +323,7 @@ impl DeviceStore {
         let cell = self.cell_for(&report.location)?;
         // Photo work is CPU-heavy: do it before the write transaction opens.
         let photos = self.process_photos(&report.photos)?;
-        let now = Utc::now();
+        let now = self.clock();
         let case = NewCase {
             id: CaseId::generate(),
             reporter: self.identity.worker_id.clone(),
@@ -325,7 +361,7 @@ impl DeviceStore {
     /// Attaches a photo to a case as evidence.
     pub fn attach(&mut self, id: CaseId, photo: &[u8], note: Option<String>) -> Result<PhotoRef> {
         let processed = self.process_photos(&[photo.to_vec()])?;
-        let now = Utc::now();
+        let now = self.clock();
         let refs = self.photo_refs(&processed, now);
         let mut result = refs[0].clone();
         self.append(
@@ -371,11 +407,16 @@ impl DeviceStore {
             };
             edit.category = Some(key);
         }
+        let device = self.identity.device_id.clone();
         self.append(
             id,
             ActionKind::Edit,
-            Utc::now(),
-            |_, event| {
+            self.clock(),
+            |doc, event| {
+                // The server takes corrections only from the device that reported the case.
+                if doc.reported()?.device != device {
+                    return Err(InputError::NotReporter(id).into());
+                }
                 event.edit = Some(edit);
                 Ok(Some(Vec::new()))
             },
@@ -572,14 +613,16 @@ impl DeviceStore {
     /// What this device may change, judged as the server judges it (its cells, its own reports, its
     /// verification tasks); `None` while no grid cells are known, as in a store never enrolled.
     fn scope(&self) -> Result<Option<DeviceScope>> {
-        Ok(self.grids()?.map(|grids| DeviceScope {
-            device_id: self.identity.device_id.clone(),
-            worker_id: self.identity.worker_id.clone(),
-            cells: grids
-                .cells()
-                .iter()
-                .map(|c| c.code.as_str().to_owned())
-                .collect(),
+        Ok(self.grids()?.map(|grids| {
+            DeviceScope::new(
+                &self.identity.device_id,
+                &self.identity.worker_id,
+                grids
+                    .cells()
+                    .iter()
+                    .map(|c| c.code.as_str().to_owned())
+                    .collect(),
+            )
         }))
     }
 
@@ -767,7 +810,8 @@ fn write_index_row(
 
 /// The columns [`summary_from_row`] reads, in its order.
 const SUMMARY_COLUMNS: &str = "case_id, cell, standard, code, category_name, stage, department, \
-     deadline_ms, lat, lon, address, summary, photos, created_ms, updated_ms, dirty";
+     deadline_ms, lat, lon, address, summary, photos, created_ms, updated_ms, dirty, refused_code, \
+     refused_reason";
 
 fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<CaseSummary>> {
     let id: String = r.get(0)?;
@@ -793,6 +837,15 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<CaseSummar
             created_at: time(r.get(13)?),
             updated_at: time(r.get(14)?),
             dirty: r.get(15)?,
+            refused: r
+                .get::<_, Option<String>>(16)?
+                .map(|code| -> rusqlite::Result<SyncRefused> {
+                    Ok(SyncRefused {
+                        code,
+                        reason: r.get::<_, Option<String>>(17)?.unwrap_or_default(),
+                    })
+                })
+                .transpose()?,
         })
     })();
     Ok(built)

@@ -9,7 +9,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use super::StoreError;
 
 /// The version this build writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 1: documents (snapshot + incremental chunks), the case index, blobs, reference data, metadata.
@@ -85,6 +85,14 @@ const MIGRATIONS: &[&str] = &[
         CHECK (upload_state IN ('pending', 'uploading', 'uploaded', 'failed'));
     ALTER TABLE blob ADD COLUMN upload_error TEXT;
     "#,
+    // 3: refusals. A case the server refused stays here with the reason (machine code and text); it is
+    // retried once per sync (`refused_retry`) rather than in every round, and a refusal never stops the
+    // other cases syncing.
+    r#"
+    ALTER TABLE case_index ADD COLUMN refused_code TEXT;
+    ALTER TABLE case_index ADD COLUMN refused_reason TEXT;
+    ALTER TABLE case_index ADD COLUMN refused_retry INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Sets the pragmas every connection needs. WAL with `synchronous = FULL`: a transaction that returned
@@ -150,6 +158,31 @@ mod tests {
             )
             .unwrap();
         assert!(acked.is_empty());
+    }
+
+    #[test]
+    fn a_version_2_store_gains_refusals_and_keeps_its_outbox() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO doc (case_id, snapshot) VALUES ('c1', x'00');
+             INSERT INTO case_index (case_id, standard, code, category_name, stage, lat, lon,
+                                     address, summary, photos, created_ms, updated_ms, dirty)
+             VALUES ('c1', 'S', '1', 'n', 'reported', 1, 2, 'a', 's', 0, 3, 4, 1);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let row: (bool, Option<String>, i64) = conn
+            .query_row(
+                "SELECT dirty, refused_code, refused_retry FROM case_index WHERE case_id = 'c1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, (true, None, 0));
     }
 
     #[test]

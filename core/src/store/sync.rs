@@ -2,7 +2,7 @@
 //! verification tasks. No IO beyond the store itself: a transport carries the bytes.
 
 use automerge::ChangeHash;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 
@@ -11,11 +11,12 @@ use super::{
     summary_from_row, write_index_row,
 };
 use crate::case::CaseId;
+use crate::case::InputError;
 use crate::doc::{CaseDoc, actor_for};
 use crate::sync::server::{
     encode_changes, heads_from_wire, heads_to_wire, pack_heads, unpack_heads,
 };
-use crate::sync::wire::{DocPull, DocPush, SyncRequest, SyncResponse};
+use crate::sync::wire::{DocPull, DocPush, DocStatus, SyncRequest, SyncResponse};
 use crate::workflow::{ActionKind, Stage};
 use crate::{Error, Result};
 
@@ -37,11 +38,35 @@ pub struct Applied {
     pub acknowledged: usize,
     /// The server has more: send another request.
     pub more: bool,
+    /// Cases the server refused, with why: they stay here and are tried again at the next sync.
+    pub refused: Vec<(CaseId, super::SyncRefused)>,
+    /// Cases the server had no room for in this response: they go in the next request.
+    pub deferred: usize,
 }
+
+/// Documents in one request, well under the server's limit (`DeviceLimits::max_docs_per_request`).
+pub const MAX_DOCS_PER_REQUEST: usize = 1_000;
+
+/// The rows a request takes: dirty or awaiting acknowledgement, and not refused (unless retrying).
+const OUTBOX: &str =
+    "(i.dirty = 1 OR i.ack_pending = 1) AND (i.refused_code IS NULL OR i.refused_retry = 1)";
 
 impl DeviceStore {
     /// Records the server and token. Refused when the store already holds cases recorded by another
     /// worker than the one the server says the token belongs to.
+    /// Learns the server's clock (at enrollment, and from every sync response): records are stamped
+    /// with the corrected time.
+    pub fn set_server_time(&mut self, server: DateTime<Utc>) -> Result<()> {
+        let offset = (server - Utc::now()).num_milliseconds();
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('clock_offset_ms', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = ?1",
+            [offset.to_string()],
+        )?;
+        self.clock_offset_ms = offset;
+        Ok(())
+    }
+
     pub fn enroll(&mut self, server: &str, token: &str, worker_id: &str) -> Result<()> {
         let other: Option<String> = self
             .conn
@@ -89,29 +114,53 @@ impl DeviceStore {
             .unwrap_or(0))
     }
 
-    /// How many documents wait to be pushed or acknowledged.
+    /// How many documents wait to be pushed or acknowledged in this sync (refused ones wait for the next).
     pub fn outbox_len(&self) -> Result<u64> {
         Ok(self.conn.query_row(
-            "SELECT count(*) FROM case_index WHERE dirty = 1 OR ack_pending = 1",
+            &format!("SELECT count(*) FROM case_index i WHERE {OUTBOX}"),
             [],
             |r| r.get(0),
         )?)
     }
 
+    /// Cases the server refused, with the reason, newest first.
+    pub fn refused(&self) -> Result<Vec<CaseSummary>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM case_index
+             WHERE refused_code IS NOT NULL ORDER BY updated_ms DESC"
+        ))?;
+        let rows = stmt.query_map([], summary_from_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    /// Called as a sync starts: refused cases are offered to the server once more (a refusal may not
+    /// hold any more: a clock set right, a reassignment undone). Within the sync they are sent once.
+    pub fn retry_refused(&mut self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE case_index SET refused_retry = 1 WHERE refused_code IS NOT NULL",
+            [],
+        )?)
+    }
+
     /// The next request: every dirty document's unacknowledged changes and every pending
-    /// acknowledgement, up to about `max_bytes` of changes (the rest goes in the next request).
+    /// acknowledgement, up to about `max_bytes` of changes and [`MAX_DOCS_PER_REQUEST`] documents (the
+    /// rest goes in the next request).
     pub fn sync_request(&self, max_bytes: usize) -> Result<SyncRequest> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT d.case_id, d.acked_heads, i.dirty FROM case_index i JOIN doc d USING (case_id)
-             WHERE i.dirty = 1 OR i.ack_pending = 1 ORDER BY i.created_ms",
-        )?;
+             WHERE {OUTBOX} ORDER BY i.created_ms"
+        ))?;
         let rows: Vec<(String, Vec<u8>, bool)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         let mut docs = Vec::new();
         let mut bytes = 0;
         for (id, acked, dirty) in rows {
-            if bytes >= max_bytes && !docs.is_empty() {
+            if (bytes >= max_bytes && !docs.is_empty()) || docs.len() >= MAX_DOCS_PER_REQUEST {
                 break;
             }
             let id: CaseId = id.parse()?;
@@ -139,12 +188,36 @@ impl DeviceStore {
         let catalog = self.catalog()?;
         let device = self.identity.device_id.clone();
         let now = Utc::now();
+        let offset = (response.server_ms > 0).then(|| response.server_ms - now.timestamp_millis());
         let tx = Transaction::new(&mut self.conn, TransactionBehavior::Immediate)?;
         let mut applied = Applied {
             more: response.more,
             ..Applied::default()
         };
         for pull in &response.docs {
+            match &pull.status {
+                DocStatus::Accepted => {}
+                DocStatus::Deferred => {
+                    applied.deferred += 1;
+                    continue;
+                }
+                DocStatus::Refused { code, reason } => {
+                    // Kept as it is, with the reason; nothing of the server's is applied to it.
+                    tx.execute(
+                        "UPDATE case_index SET refused_code = ?2, refused_reason = ?3, refused_retry = 0
+                         WHERE case_id = ?1",
+                        params![pull.case.to_string(), code, reason],
+                    )?;
+                    applied.refused.push((
+                        CaseId(pull.case),
+                        super::SyncRefused {
+                            code: code.clone(),
+                            reason: reason.clone(),
+                        },
+                    ));
+                    continue;
+                }
+            }
             let outcome = apply_pull(&tx, &device, pull)?;
             let Some((mut doc, received, is_new)) = outcome else {
                 continue;
@@ -158,7 +231,9 @@ impl DeviceStore {
                 params![case.id.to_string(), pack_heads(&server_heads)],
             )?;
             tx.execute(
-                "UPDATE case_index SET dirty = ?2, ack_pending = ?3 WHERE case_id = ?1",
+                "UPDATE case_index SET dirty = ?2, ack_pending = ?3, refused_code = NULL,
+                        refused_reason = NULL, refused_retry = 0
+                 WHERE case_id = ?1",
                 params![case.id.to_string(), dirty, received],
             )?;
             applied.updated += usize::from(received && !is_new);
@@ -170,7 +245,17 @@ impl DeviceStore {
              ON CONFLICT (key) DO UPDATE SET value = ?1",
             [response.cursor.to_string()],
         )?;
+        if let Some(offset) = offset {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('clock_offset_ms', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = ?1",
+                [offset.to_string()],
+            )?;
+        }
         tx.commit()?;
+        if let Some(offset) = offset {
+            self.clock_offset_ms = offset;
+        }
         Ok(applied)
     }
 
@@ -203,18 +288,22 @@ impl DeviceStore {
         photos: &[Vec<u8>],
     ) -> Result<()> {
         let processed = self.process_photos(photos)?;
-        let now = Utc::now();
+        let now = self.clock();
         let refs = self.photo_refs(&processed, now);
         let action = if passed {
             ActionKind::VerifyPass
         } else {
             ActionKind::VerifyFail
         };
+        let worker = self.identity.worker_id.clone();
         self.append(
             id,
             action,
             now,
-            |_, event| {
+            |doc, event| {
+                if doc.read()?.timeline.verifier.as_deref() != Some(worker.as_str()) {
+                    return Err(InputError::NotVerifier(id).into());
+                }
                 event.note = note;
                 event.attachments = refs.iter().map(|p| p.sha256.clone()).collect();
                 Ok(Some(refs.clone()))
