@@ -127,6 +127,26 @@ pub struct ActionContext<'a> {
     pub reference: &'a Reference,
     pub workers: &'a [WorkerRow],
     pub now: DateTime<Utc>,
+    /// The latest a deadline may be, from now.
+    pub max_deadline: chrono::Duration,
+}
+
+/// A deadline past the configured horizon is refused: a case parked for a decade is not handled.
+fn check_horizon(
+    deadline: DateTime<Utc>,
+    start: DateTime<Utc>,
+    max: chrono::Duration,
+) -> Result<(), ServerError> {
+    if deadline > start + max {
+        return Err(ServerError::bad_request(
+            "bad_deadline",
+            format!(
+                "the deadline {deadline} is more than {} days ahead; the server allows at most that (处置时限超过允许的最长天数)",
+                max.num_days()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Builds the event for `request`. The workflow check itself happens when the core records it; here
@@ -143,6 +163,7 @@ pub fn prepare(
         reference,
         workers,
         now,
+        max_deadline,
     } = *ctx;
     if let Some(note) = &request.note {
         check_text("note", note, MAX_DESCRIPTION_CHARS)
@@ -204,6 +225,7 @@ pub fn prepare(
                     ),
                 ));
             }
+            check_horizon(deadline, start, max_deadline)?;
             event.department = Some(department);
             event.deadline = Some(deadline);
         }
@@ -231,6 +253,7 @@ pub fn prepare(
                     ),
                 ));
             }
+            check_horizon(deadline, start, max_deadline)?;
             event.deadline = Some(deadline);
         }
         ActionKind::RequestVerification => {

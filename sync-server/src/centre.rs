@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use gridpatrol_core::dispatch::SupervisionPolicy;
 use gridpatrol_core::doc::actor_for;
-use gridpatrol_core::sync::ServerSync;
+use gridpatrol_core::sync::{DeviceLimits, ServerSync};
 
 use crate::blobs::BlobStore;
 use crate::db::{Db, DbError};
@@ -20,6 +20,10 @@ pub struct Options {
     /// Case documents kept open in the LRU.
     pub cache_docs: usize,
     pub supervision: SupervisionPolicy,
+    /// What devices may send.
+    pub device_limits: DeviceLimits,
+    /// How far ahead a handling deadline may be set (dispatch or extension).
+    pub max_deadline: chrono::Duration,
 }
 
 impl Default for Options {
@@ -27,6 +31,8 @@ impl Default for Options {
         Options {
             cache_docs: 1_000,
             supervision: SupervisionPolicy::default(),
+            device_limits: DeviceLimits::default(),
+            max_deadline: chrono::Duration::days(90),
         }
     }
 }
@@ -57,7 +63,10 @@ impl CommandCentre {
         let reference = db.read(Reference::load)?;
         Ok(CommandCentre {
             data_dir: data_dir.to_owned(),
-            sync: ServerSync::new(actor),
+            sync: ServerSync {
+                limits: options.device_limits.clone(),
+                ..ServerSync::new(actor)
+            },
             db,
             reference: RwLock::new(Arc::new(reference)),
             blobs: BlobStore::open(data_dir)?,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::FixedOffset;
 use clap::{Args, Parser, Subcommand};
+use gridpatrol_core::sync::DeviceLimits;
 use serde::Serialize;
 
 use crate::centre::{CommandCentre, Options};
@@ -55,6 +56,31 @@ struct ServeArgs {
     /// Connections served at once; further ones get a 503 and are closed at accept (最大连接数).
     #[arg(long, default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_connections: u32,
+    #[command(flatten)]
+    devices: DeviceLimitArgs,
+}
+
+/// What devices may send (SECURITY.md explains each).
+#[derive(Args, Clone)]
+struct DeviceLimitArgs {
+    /// The largest case document, in KiB: the sum of its changes (单个案件数据上限 KiB).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(16..=65_536))]
+    max_case_kib: u64,
+    /// The largest single change from a device, in KiB (单个变更上限 KiB).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(4..=16_384))]
+    max_change_kib: u64,
+    /// Operations in one change from a device (单个变更操作数上限).
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(64..=1_000_000))]
+    max_change_ops: u64,
+    /// Minutes a device's clock may run ahead of the server's (设备时钟允许超前分钟数).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i64).range(0..=1440))]
+    clock_skew_mins: i64,
+    /// Days old a report or event may be when it reaches the server (上报最长滞后天数).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=3650))]
+    max_report_age_days: i64,
+    /// Days ahead a handling deadline may be set, by dispatch or extension (处置时限最长天数).
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(i64).range(1..=3650))]
+    max_deadline_days: i64,
 }
 
 impl ServeArgs {
@@ -257,8 +283,18 @@ fn init_logging(json: bool) {
 }
 
 fn open(args: &ServeArgs) -> Result<CommandCentre> {
+    let d = &args.devices;
     let options = Options {
         cache_docs: args.cache_docs,
+        device_limits: DeviceLimits {
+            max_case_bytes: d.max_case_kib * 1024,
+            max_change_bytes: (d.max_change_kib * 1024) as usize,
+            max_change_ops: d.max_change_ops,
+            clock_skew: chrono::Duration::minutes(d.clock_skew_mins),
+            max_age: chrono::Duration::days(d.max_report_age_days),
+            ..DeviceLimits::default()
+        },
+        max_deadline: chrono::Duration::days(d.max_deadline_days),
         ..Options::default()
     };
     Ok(CommandCentre::open(&args.data, options)?)

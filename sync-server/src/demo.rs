@@ -122,6 +122,7 @@ fn seed_device(centre: &CommandCentre, worker: &str) -> Result<DeviceAuth, Serve
         worker: row.worker,
         device_id: None,
         synced_cells: None,
+        former_cells: row.former_cells,
     };
     centre.enroll(&device, &device_id)?;
     Ok(DeviceAuth {

@@ -8,7 +8,6 @@ use gridpatrol_core::case::{Case, CaseId};
 use gridpatrol_core::dispatch::{DeadlineState, deadline_state};
 use gridpatrol_core::indicators::{self, GroupBy, IndicatorPolicy, Indicators, Period};
 use gridpatrol_core::sync::SyncBackend;
-use gridpatrol_core::sync::server::ActionError;
 use gridpatrol_core::workflow::{ActionKind, Stage, available_actions};
 use serde::Serialize;
 
@@ -162,14 +161,13 @@ impl CommandCentre {
                 reference: &reference,
                 workers: &workers,
                 now,
+                max_deadline: self.options.max_deadline,
             };
             let event = actions::prepare(&ctx, kind, request)?;
-            let after = self.sync.record(w, id, event, now).map_err(|e| match e {
-                ActionError::NoSuchCase(_) => not_found(id),
-                ActionError::Refused(r) => ServerError::conflict("workflow", r.to_string()),
-                ActionError::Document(e) => ServerError::Storage(DbError::Document(e)),
-                ActionError::Backend(e) => ServerError::Storage(e),
-            })?;
+            let after = self
+                .sync
+                .record(w, id, event, now)
+                .map_err(|e| crate::sync::action_error(id, e))?;
             w.audit(
                 &desk.name(),
                 kind.as_str(),

@@ -37,6 +37,8 @@ pub struct DeviceAuth {
     pub device_id: Option<String>,
     /// The worker's cells as of this device's last sync; `None` before its first.
     pub synced_cells: Option<Vec<String>>,
+    /// The worker's cells before each reassignment, newest first.
+    pub former_cells: Vec<gridpatrol_core::sync::FormerCells>,
 }
 
 impl DeviceAuth {
@@ -52,6 +54,7 @@ impl DeviceAuth {
             device_id,
             worker_id: self.worker.id.clone(),
             cells: self.worker.cells.clone(),
+            former_cells: self.former_cells.clone(),
         })
     }
 

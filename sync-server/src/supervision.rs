@@ -18,7 +18,7 @@ use gridpatrol_core::workflow::{ActionKind, Role};
 use serde::Serialize;
 
 use crate::centre::CommandCentre;
-use crate::db::{DbError, Supervised};
+use crate::db::Supervised;
 use crate::error::ServerError;
 use crate::metrics::add;
 use crate::reference::Reference;
@@ -139,10 +139,11 @@ impl Supervision {
                             Err(ActionError::Refused(_) | ActionError::NoSuchCase(_)) => {
                                 return Ok::<_, ServerError>((false, false));
                             }
-                            Err(ActionError::Document(e)) => {
-                                return Err(ServerError::Storage(DbError::Document(e)));
+                            Err(ActionError::Flagged(_) | ActionError::Clock(_)) => {
+                                tracing::warn!(case = %s.case, "a reminder would not take effect; skipped");
+                                return Ok::<_, ServerError>((false, false));
                             }
-                            Err(ActionError::Backend(e)) => return Err(ServerError::Storage(e)),
+                            Err(e) => return Err(crate::sync::action_error(s.case, e)),
                         }
                         w.audit("system", "remind", Some(s.case), Some(state_name(state)))?;
                     }

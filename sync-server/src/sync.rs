@@ -4,14 +4,15 @@
 
 use chrono::{DateTime, Utc};
 use gridpatrol_core::case::CaseId;
+use gridpatrol_core::sync::rules::reserved_device_id;
 use gridpatrol_core::sync::server::ActionError;
-use gridpatrol_core::sync::{SyncError, SyncRequest, SyncResponse};
+use gridpatrol_core::sync::{Prepared, ServerFacts, SyncError, SyncRequest, SyncResponse};
 use gridpatrol_core::timeline::{Hlc, TimelineEvent};
 use gridpatrol_core::workflow::{ActionKind, Role, Stage};
 use serde::Serialize;
 
 use crate::centre::CommandCentre;
-use crate::db::{DbError, audit};
+use crate::db::DbError;
 use crate::error::ServerError;
 use crate::metrics::add;
 use crate::pool::DispatchPool;
@@ -26,21 +27,40 @@ pub struct Enrolled {
     pub server_time: DateTime<Utc>,
 }
 
-impl From<SyncError<DbError>> for ServerError {
-    fn from(e: SyncError<DbError>) -> Self {
+impl<E: Into<ServerError> + std::error::Error> From<SyncError<E>> for ServerError {
+    fn from(e: SyncError<E>) -> Self {
         match e {
-            SyncError::Refused { case, reason } => {
-                ServerError::refused("sync_refused", format!("case {case}: {reason}"))
-            }
-            SyncError::Malformed { case, reason } => {
-                ServerError::bad_request("malformed", format!("case {case}: {reason}"))
-            }
-            SyncError::Backend(e) => ServerError::Storage(e),
+            SyncError::TooLarge(m) => ServerError::TooLarge(m),
+            SyncError::Backend(e) => e.into(),
         }
     }
 }
 
+impl From<std::convert::Infallible> for ServerError {
+    fn from(e: std::convert::Infallible) -> Self {
+        match e {}
+    }
+}
+
+/// A desk or system action the core did not record, as the API says it.
+pub fn action_error(case: CaseId, e: ActionError<DbError>) -> ServerError {
+    match e {
+        ActionError::NoSuchCase(_) => ServerError::NotFound(format!("no case {case} (案件不存在)")),
+        ActionError::Refused(r) => ServerError::conflict("workflow", r.to_string()),
+        ActionError::Flagged(_) => ServerError::conflict("flagged", e.to_string()),
+        ActionError::Clock(_) => ServerError::conflict("clock", e.to_string()),
+        ActionError::Document(e) => ServerError::Storage(DbError::Document(e)),
+        ActionError::Backend(e) => ServerError::Storage(e),
+    }
+}
+
 pub fn check_device_id(id: &str) -> Result<(), ServerError> {
+    if reserved_device_id(id) {
+        return Err(ServerError::bad_request(
+            "bad_device_id",
+            format!("device id {id:?} is reserved for the server (设备编号保留给服务器，不可使用)"),
+        ));
+    }
     let ok = !id.is_empty()
         && id.len() <= 100
         && id
@@ -77,6 +97,19 @@ impl CommandCentre {
                     ));
                 }
                 None => {
+                    // A device id belongs to the worker who first enrolled it, for good: its automerge
+                    // actor wrote that worker's records, and its sync state names their cases.
+                    if let Some(owner) = w.device_id_owner(device_id)?
+                        && owner != current.worker.id
+                    {
+                        return Err(ServerError::conflict(
+                            "device_bound",
+                            format!(
+                                "device {device_id} belongs to another worker and can never be enrolled for {} (设备已属于其他网格员，不可转用)",
+                                current.worker.id
+                            ),
+                        ));
+                    }
                     if w.device_id_taken(device_id, &device.token_hash)? {
                         return Err(ServerError::conflict(
                             "device_bound",
@@ -96,54 +129,52 @@ impl CommandCentre {
         })
     }
 
-    /// One sync call: merge what the device pushed, answer with what it lacks, in one transaction.
+    /// One sync call: decode and bound what the device pushed (outside the write lock), then merge it
+    /// and answer with what it lacks, in one transaction. A refused case is answered as refused, written
+    /// to the audit log, and does not stop the others.
     pub fn sync_device(
         &self,
         device: &DeviceAuth,
         request: &SyncRequest,
     ) -> Result<SyncResponse, ServerError> {
         let scope = device.scope()?;
+        let prepared = self.sync.prepare(&scope, request)?;
         let reference = self.reference();
-        let mut refused_case = None;
+        let now = Utc::now();
+        let facts = ServerFacts {
+            catalog: &reference.catalog,
+            grids: &reference.grids,
+            now,
+        };
         // The worker was given other cells since this device last synced: pull from the beginning, so
         // the device receives the older cases of its new cells (what it holds already is not resent).
         let rescoped = device.synced_cells.as_ref() != Some(&scope.cells);
-        let from_start;
-        let request = if rescoped && request.cursor > 0 {
-            from_start = SyncRequest {
-                cursor: 0,
-                docs: request.docs.clone(),
-            };
-            &from_start
-        } else {
-            request
+        let prepared = Prepared {
+            cursor: if rescoped { 0 } else { prepared.cursor },
+            ..prepared
         };
-        let result = self.db.write(|w| {
+        let outcome = self.db.write(|w| {
             if rescoped {
                 w.set_synced_cells(&device.token_hash, &scope.cells)?;
             }
-            let outcome = self.sync.handle(w, &scope, request).map_err(|e| {
-                if let SyncError::Refused { case, .. } = &e {
-                    refused_case = Some(CaseId(*case));
-                }
-                ServerError::from(e)
-            })?;
+            let outcome = self.sync.handle(w, &scope, &facts, &prepared)?;
             for case in &outcome.new_cases {
                 DispatchPool::enter(w, &reference, *case)?;
             }
-            Ok::<_, ServerError>(outcome)
-        });
-        let outcome = match result {
-            Ok(o) => o,
-            Err(e) => {
-                if let ServerError::Refused { reason, .. } = &e {
-                    add(&self.metrics.refusals, 1);
-                    tracing::warn!(principal = %device.name(), %reason, "sync refused");
-                    audit(&self.db, &device.name(), "sync", refused_case, Some(reason))?;
-                }
-                return Err(e);
+            for (case, refusal) in &outcome.refused {
+                w.audit(
+                    &device.name(),
+                    "sync_refused",
+                    Some(*case),
+                    Some(&format!("{}: {}", refusal.kind.code(), refusal.reason)),
+                )?;
             }
-        };
+            Ok::<_, ServerError>(outcome)
+        })?;
+        for (case, refusal) in &outcome.refused {
+            add(&self.metrics.refusals, 1);
+            tracing::warn!(principal = %device.name(), %case, code = refusal.kind.code(), reason = %refusal.reason, "sync refused a case");
+        }
         add(&self.metrics.sync_requests, 1);
         add(&self.metrics.sync_docs_in, request.docs.len() as u64);
         add(
@@ -184,8 +215,7 @@ impl CommandCentre {
                     Ok(true)
                 }
                 Err(ActionError::Refused(_)) | Err(ActionError::NoSuchCase(_)) => Ok(false),
-                Err(ActionError::Document(e)) => Err(ServerError::Storage(DbError::Document(e))),
-                Err(ActionError::Backend(e)) => Err(ServerError::Storage(e)),
+                Err(e) => Err(action_error(case, e)),
             }
         })?;
         if closed {

@@ -261,12 +261,17 @@ fn refusals_are_clear_and_logged() {
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["code"], "device_bound");
 
-    // A device pushing a case in another worker's cell: 403, and nothing of it is kept.
+    // A device pushing a case in another worker's cell: that case is refused (403 in its outcome),
+    // nothing of it is kept, and the device keeps it with the reason.
     let mut pda2 = Pda::enroll(&http, &tokens.device2, "w-002");
     let foreign = pda2.report("06010", "110102001001003", "别人的网格");
-    let (_, status, body, _) = pda2.sync_once().unwrap();
-    assert_eq!(status, 403, "{body}");
-    assert_eq!(body["code"], "sync_refused");
+    let (_, status, refused, _) = pda2.sync_once().unwrap();
+    assert_eq!(status, 200, "{refused}");
+    assert_eq!(refused[0]["case"], foreign.to_string());
+    assert_eq!(refused[0]["code"], "out_of_scope");
+    let kept = pda2.store.refused().unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].refused.as_ref().unwrap().reason.contains("不在本网格员负责的网格内"));
     let (status, _) = http.case(&tokens.dispatcher, foreign);
     assert_eq!(status, 404);
 
@@ -332,7 +337,7 @@ fn refusals_are_clear_and_logged() {
     assert!(
         has(
             &format!("device:w-002/{}", pda2.store.identity().device_id),
-            "sync"
+            "sync_refused"
         ),
         "{log:?}"
     );

@@ -36,14 +36,16 @@ impl SyncBackend for Write<'_> {
     fn save(&mut self, doc: &mut CaseDoc, case: &Case, changes: &[Change]) -> Result<u64, DbError> {
         let id = case.id.to_string();
         let mut inserted = 0;
+        let mut bytes = 0;
         {
             let mut stmt = self.tx.prepare_cached(
                 "INSERT OR IGNORE INTO server_change (hash, case_id, bytes, received_ms)
                  VALUES (?1, ?2, ?3, ?4)",
             )?;
             for c in changes {
-                inserted +=
-                    stmt.execute(params![&c.hash().0[..], id, c.raw_bytes(), self.now_ms])?;
+                let n = stmt.execute(params![&c.hash().0[..], id, c.raw_bytes(), self.now_ms])?;
+                inserted += n;
+                bytes += n * c.raw_bytes().len();
             }
         }
         let cursor: u64 = self.tx.query_row(
@@ -52,6 +54,9 @@ impl SyncBackend for Write<'_> {
             |r| r.get(0),
         )?;
         cases::upsert(&self.tx, case, cursor, inserted as i64, self.now_ms)?;
+        self.tx
+            .prepare_cached("UPDATE server_case SET doc_bytes = doc_bytes + ?2 WHERE case_id = ?1")?
+            .execute(params![id, bytes as i64])?;
         let loose: i64 = self.tx.query_row(
             "SELECT loose_changes FROM server_case WHERE case_id = ?1",
             [&id],
@@ -71,6 +76,15 @@ impl SyncBackend for Write<'_> {
         self.saved.push((case.id, cursor, copy));
         self.changed.push(crate::events::CaseChanged::of(case));
         Ok(cursor)
+    }
+
+    fn case_bytes(&mut self, case: CaseId) -> Result<u64, DbError> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT doc_bytes FROM server_case WHERE case_id = ?1")?
+            .query_row([case.to_string()], |r| r.get::<_, i64>(0))
+            .optional()?
+            .unwrap_or(0) as u64)
     }
 
     fn device_heads(&mut self, device: &str, case: CaseId) -> Result<Vec<ChangeHash>, DbError> {
@@ -216,7 +230,9 @@ mod tests {
     use gridpatrol_core::catalog::CategoryKey;
     use gridpatrol_core::doc::{NewCase, actor_for};
     use gridpatrol_core::sync::server::{encode_changes, heads_to_wire};
-    use gridpatrol_core::sync::{DocPush, ServerSync, SyncRequest};
+    use gridpatrol_core::catalog::Catalog;
+    use gridpatrol_core::grid::{GeneratedDistrict, GridIndex};
+    use gridpatrol_core::sync::{DocPush, ServerFacts, ServerSync, SyncRequest};
     use gridpatrol_core::timeline::{Hlc, TimelineEvent};
     use gridpatrol_core::workflow::{ActionKind, Role};
 
@@ -224,22 +240,26 @@ mod tests {
     use crate::db::Db;
 
     fn scope() -> DeviceScope {
-        DeviceScope {
-            device_id: "dev-1".into(),
-            worker_id: "w-1".into(),
-            cells: vec!["110102001".into()],
-        }
+        DeviceScope::new("dev-1", "w-1", vec!["110102001".into()])
     }
 
     /// A case reported on a device and pushed to the server, as one sync call.
     fn push_new_case(db: &Db, sync: &ServerSync) -> CaseId {
         let now = Utc::now();
+        let grids = GridIndex::new(GeneratedDistrict::demo().cells()).unwrap();
+        let catalog = Catalog::builtin();
+        let cell = grids
+            .cells()
+            .iter()
+            .find(|c| c.code.as_str() == "110102001001001")
+            .unwrap();
+        let (lat, lon) = cell.inside_point().unwrap();
         let case = NewCase {
             id: CaseId::generate(),
             reporter: "w-1".into(),
             device: "dev-1".into(),
             cell: Some("110102001001001".into()),
-            location: Location::new(39.91, 116.36).unwrap(),
+            location: Location::new(lat, lon).unwrap(),
             details: CaseDetails {
                 category: CategoryKey::current("06010"),
                 address: "a".into(),
@@ -263,12 +283,19 @@ mod tests {
                 changes: encode_changes(doc.changes_since(&[])),
             }],
         };
+        let facts = ServerFacts {
+            catalog: &catalog,
+            grids: &grids,
+            now,
+        };
+        let prepared = sync.prepare(&scope(), &request).unwrap();
         let outcome = db
             .write(|w| {
-                sync.handle(w, &scope(), &request)
+                sync.handle(w, &scope(), &facts, &prepared)
                     .map_err(|e| DbError::Corrupt(e.to_string()))
             })
             .unwrap();
+        assert!(outcome.refused.is_empty(), "{:?}", outcome.refused);
         assert_eq!(outcome.new_cases, vec![case.id]);
         case.id
     }

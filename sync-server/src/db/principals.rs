@@ -4,7 +4,35 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
+use gridpatrol_core::sync::FormerCells;
+
 use super::{DbError, Read, Write};
+
+/// The reassignments a device's scope remembers (reports older than the server's age limit are
+/// refused anyway).
+const FORMER_CELLS_KEPT: i64 = 16;
+
+fn former_cells(conn: &Connection, worker_id: &str) -> Result<Vec<FormerCells>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT cells, until_ms FROM worker_cells_history WHERE worker_id = ?1
+         ORDER BY until_ms DESC LIMIT ?2",
+    )?;
+    let rows: Vec<(String, i64)> = stmt
+        .query_map(params![worker_id, FORMER_CELLS_KEPT], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(cells, until)| {
+            Ok(FormerCells {
+                cells: serde_json::from_str(&cells).map_err(|e| {
+                    DbError::Corrupt(format!("worker {worker_id}: former cells: {e}"))
+                })?,
+                until: at(until),
+            })
+        })
+        .collect()
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkerRow {
@@ -21,6 +49,8 @@ pub struct DeviceRow {
     pub device_id: Option<String>,
     /// The worker's cells as of this device's last sync; `None` before its first.
     pub synced_cells: Option<Vec<String>>,
+    /// The worker's cells before each reassignment, newest first.
+    pub former_cells: Vec<FormerCells>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -119,10 +149,12 @@ fn device_by_token(conn: &Connection, token_hash: &str) -> Result<Option<DeviceR
         .map(|s| serde_json::from_str(&s))
         .transpose()
         .map_err(|e| DbError::Corrupt(format!("device of {worker_id}: synced_cells: {e}")))?;
+    let former_cells = former_cells(conn, &worker.id)?;
     Ok(Some(DeviceRow {
         worker,
         device_id,
         synced_cells,
+        former_cells,
     }))
 }
 
@@ -212,6 +244,18 @@ impl Write<'_> {
         Ok(())
     }
 
+    /// The worker a device id was first enrolled for, whether its tokens are live or revoked.
+    pub fn device_id_owner(&self, device_id: &str) -> Result<Option<String>, DbError> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT worker_id FROM device WHERE device_id = ?1 ORDER BY enrolled_ms, rowid LIMIT 1",
+                [device_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// A device token already bound to `device_id` under another token, if any.
     pub fn device_id_taken(&self, device_id: &str, token_hash: &str) -> Result<bool, DbError> {
         Ok(self
@@ -272,9 +316,15 @@ impl Write<'_> {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Gives a worker other cells. Returns false when there is no such worker.
+    /// Gives a worker other cells, remembering the ones they had (a report made offline in them before
+    /// now is still theirs to send). Returns false when there is no such worker.
     pub fn set_worker_cells(&self, id: &str, cells: &[String]) -> Result<bool, DbError> {
         let cells = serde_json::to_string(cells).unwrap_or_else(|_| "[]".into());
+        self.tx.execute(
+            "INSERT INTO worker_cells_history (worker_id, cells, until_ms)
+             SELECT id, cells, ?3 FROM worker WHERE id = ?1 AND cells <> ?2",
+            params![id, cells, self.now_ms],
+        )?;
         let n = self.tx.execute(
             "UPDATE worker SET cells = ?2 WHERE id = ?1",
             params![id, cells],

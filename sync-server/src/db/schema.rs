@@ -142,11 +142,16 @@ CREATE INDEX device_worker ON device (worker_id);
 ALTER TABLE desk ADD COLUMN revoked_ms INTEGER;
 ";
 
-/// Hostile devices (SECURITY.md). `worker_cells_history` keeps the cells a worker had before each
+/// Hostile devices (SECURITY.md). `doc_bytes` is the size of a case's changes, for its size limit.
+/// `worker_cells_history` keeps the cells a worker had before each
 /// reassignment, so a report made offline in the old cells is still accepted after it (the device
 /// reported where it was responsible at the time). `blob_upload` names who started each unfinished photo
 /// upload and when, so unfinished uploads are capped per device and expire.
 const V3: &str = "
+ALTER TABLE server_case ADD COLUMN doc_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE server_case SET doc_bytes = coalesce(length(snapshot), 0)
+    + (SELECT coalesce(sum(length(bytes)), 0) FROM server_change c WHERE c.case_id = server_case.case_id);
+
 CREATE TABLE worker_cells_history (
     worker_id TEXT NOT NULL REFERENCES worker (id),
     cells TEXT NOT NULL,

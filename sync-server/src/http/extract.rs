@@ -63,6 +63,7 @@ async fn device(token: String, state: &AppState) -> Result<DeviceAuth, ServerErr
         worker: row.worker,
         device_id: row.device_id,
         synced_cells: row.synced_cells,
+        former_cells: row.former_cells,
     })
 }
 

@@ -360,8 +360,9 @@ impl Pda {
             .unwrap()
     }
 
-    /// One round trip: the request it sent, and the reply (applied when it was a 200; the last field
-    /// says the server has more).
+    /// One round trip: the request it sent, and the reply (applied when it was a 200, and then the
+    /// value is the cases the server refused, `[{case, code, reason}]`; the last field says the server
+    /// has more).
     pub fn sync_once(&mut self) -> Result<(SyncRequest, u16, Value, bool), ureq::Error> {
         let request = self.store.sync_request(4 * 1024 * 1024).unwrap();
         let (status, bytes) =
@@ -373,14 +374,21 @@ impl Pda {
         }
         let response = SyncResponse::decode(&bytes).expect("a sync response");
         let applied = self.store.apply_sync_response(&response).unwrap();
-        Ok((request, status, Value::Null, applied.more))
+        let refused = applied
+            .refused
+            .iter()
+            .map(|(case, r)| json!({"case": case.to_string(), "code": r.code, "reason": r.reason}))
+            .collect();
+        Ok((request, status, Value::Array(refused), applied.more))
     }
 
-    /// Syncs until the server has nothing more; panics on a non-200.
+    /// Syncs until the server has nothing more; panics on a non-200 or a refused case.
     pub fn sync(&mut self) {
+        self.store.retry_refused().unwrap();
         for _ in 0..100 {
             let (_, status, body, more) = self.sync_once().expect("server reachable");
             assert_eq!(status, 200, "sync: {body}");
+            assert_eq!(body, json!([]), "sync refused cases");
             if !more && self.store.outbox_len().unwrap() == 0 {
                 return;
             }
