@@ -199,12 +199,18 @@ impl Output {
             .collect();
         let cells = store.grids()?.map_or(0, |g| g.len());
         let catalog = store.catalog()?;
+        let refused = store.refused()?;
         if self.json {
             return print_json(&json!({
                 "worker_id": id.worker_id,
                 "device_id": id.device_id,
                 "server": server,
                 "unsynced_cases": unsynced,
+                "refused_cases": refused.iter().map(|c| json!({
+                    "id": c.id,
+                    "code": c.refused.as_ref().map(|r| r.code.as_str()),
+                    "reason": c.refused.as_ref().map(|r| r.reason.as_str()),
+                })).collect::<Vec<_>>(),
                 "photos_not_uploaded": photos.len(),
                 "photos_failed": failed.iter().map(|p| json!({"sha256": p.sha256, "error": p.error})).collect::<Vec<_>>(),
                 "cells": cells,
@@ -222,6 +228,17 @@ impl Output {
             None => println!("未注册 not enrolled: gridpatrol enroll --server URL --token TOKEN"),
         }
         println!("待同步案件 cases waiting to sync: {unsynced}");
+        if !refused.is_empty() {
+            println!(
+                "被服务器拒收的案件 cases refused by the server: {} (保留在本机，下次同步重试 kept here, retried at the next sync)",
+                refused.len()
+            );
+            for c in &refused {
+                if let Some(r) = &c.refused {
+                    println!("  {} [{}] {}", c.id, r.code, r.reason);
+                }
+            }
+        }
         println!("未上传照片 photos not uploaded: {}", photos.len());
         for p in &failed {
             println!(
@@ -248,7 +265,21 @@ impl Output {
         Ok(())
     }
 
+    /// The sync's summary. Refused cases make it an error (exit code 1) after the summary: the others
+    /// synced, but the worker must look at these.
     pub fn synced(&self, s: &gridpatrol_client::SyncSummary, store: &DeviceStore) -> Result<()> {
+        self.sync_summary(s, store)?;
+        if !s.refused.is_empty() {
+            anyhow::bail!(
+                "服务器拒收 {} 件案件，已保留在本机 the server refused {} case(s); they stay on this device: gridpatrol status",
+                s.refused.len(),
+                s.refused.len()
+            );
+        }
+        Ok(())
+    }
+
+    fn sync_summary(&self, s: &gridpatrol_client::SyncSummary, store: &DeviceStore) -> Result<()> {
         if self.json {
             return print_json(s);
         }
@@ -276,6 +307,9 @@ impl Output {
         let tasks = store.tasks()?.len();
         if tasks > 0 {
             println!("待核查任务 {tasks} verification task(s): gridpatrol tasks");
+        }
+        for r in &s.refused {
+            println!("服务器拒收 refused {} [{}]: {}", r.case, r.code, r.reason);
         }
         Ok(())
     }

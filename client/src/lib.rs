@@ -111,6 +111,9 @@ pub struct EnrollReply {
     pub worker_id: String,
     pub device_id: String,
     pub cells: Vec<String>,
+    /// The server's clock: the device stamps its records by it.
+    #[serde(default)]
+    pub server_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -129,6 +132,17 @@ pub struct SyncSummary {
     /// The number of cells when the worker's grid cells changed (re-imported, or the worker was given
     /// other cells) and were pulled; `None` otherwise.
     pub grids_updated: Option<usize>,
+    /// Cases the server refused in this sync, with why. They stay on the device (see
+    /// `DeviceStore::refused`) and are offered again at the next sync; the others synced.
+    pub refused: Vec<RefusedCase>,
+}
+
+/// A case the server refused.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusedCase {
+    pub case: gridpatrol_core::case::CaseId,
+    pub code: String,
+    pub reason: String,
 }
 
 /// The reference versions a sync response names.
@@ -189,6 +203,9 @@ impl Remote {
             });
         }
         store.enroll(&self.base, &self.token, &reply.worker_id)?;
+        if let Some(t) = reply.server_time {
+            store.set_server_time(t)?;
+        }
         self.pull_grids(store)?;
         let local = store.catalog_version()?;
         self.pull_catalog(&RefCell::new(store), &local)?;
@@ -315,6 +332,8 @@ impl Remote {
     ) -> Result<SyncSummary> {
         let mut summary = SyncSummary::default();
         let mut server: ServerVersions;
+        // Cases refused before are offered once more: what made the server refuse may have passed.
+        store.with(|s| s.retry_refused())?;
         progress.phase(Phase::Cases, store.with(|s| s.outbox_len())?);
         loop {
             if progress.is_cancelled() {
@@ -340,6 +359,14 @@ impl Remote {
             summary.new_cases += applied.new_cases;
             summary.bytes_sent += sent;
             summary.bytes_received += received;
+            summary.refused.retain(|r| !applied.refused.iter().any(|(c, _)| *c == r.case));
+            summary
+                .refused
+                .extend(applied.refused.into_iter().map(|(case, r)| RefusedCase {
+                    case,
+                    code: r.code,
+                    reason: r.reason,
+                }));
             progress.advance(pushed as u64);
             if !applied.more && store.with(|s| s.outbox_len())? == 0 {
                 break;

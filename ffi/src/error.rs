@@ -63,7 +63,9 @@ impl From<CoreError> for FieldError {
         let message = e.to_string();
         match e {
             CoreError::Input(InputError::NoSuchCase(_)) => FieldError::NotFound(message),
-            CoreError::Input(InputError::OutOfScope(_)) => FieldError::NotAllowed(message),
+            CoreError::Input(
+                InputError::OutOfScope(_) | InputError::NotReporter(_) | InputError::NotVerifier(_),
+            ) => FieldError::NotAllowed(message),
             CoreError::Input(_) => FieldError::InvalidInput(message),
             CoreError::Photo(
                 PhotoError::Empty

@@ -144,6 +144,13 @@ impl FieldStore {
         Ok(rows.into_iter().map(CaseSummary::from_core).collect())
     }
 
+    /// Cases the server refused, each with its reason (`CaseSummary.refused`): they stay on this device
+    /// and are offered again at every sync. Show them so the worker can ask the command centre.
+    pub fn refused_cases(&self) -> Result<Vec<CaseSummary>> {
+        let rows = self.lock().refused()?;
+        Ok(rows.into_iter().map(CaseSummary::from_core).collect())
+    }
+
     /// The on-site verdict: `passed` (the case can close) or not (back to the department for rework),
     /// with photos of what the worker found.
     pub fn verify(

@@ -51,6 +51,18 @@ pub struct CaseSummary {
     pub updated_at: SystemTime,
     /// Changed on this device since the last sync.
     pub unsynced: bool,
+    /// The server refused this case at the last sync: why. It stays here and is offered again at the
+    /// next sync; the other cases are not held up.
+    pub refused: Option<SyncRefusal>,
+}
+
+/// Why the server refused a case: a machine code (`tampered`, `out_of_scope`, `not_allowed`,
+/// `bad_fact`, `clock`, `too_large`, `malformed`) and a reason in Chinese and English.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SyncRefusal {
+    pub case_id: String,
+    pub code: String,
+    pub reason: String,
 }
 
 /// A category of the catalogue: the standard it belongs to, its code, and its name for people.
@@ -205,6 +217,8 @@ pub struct SyncSummary {
     pub catalog_updated: Option<u32>,
     /// The number of cells when the worker's grid cells changed (re-imported or reassigned) and were pulled.
     pub grids_updated: Option<u32>,
+    /// Cases the server refused in this sync; they stay on the device and the rest synced.
+    pub refused: Vec<SyncRefusal>,
 }
 
 /// The server's answer to enrollment: whose token it was and which grid cells they patrol.
@@ -263,6 +277,11 @@ impl CaseSummary {
             created_at: time(c.created_at),
             updated_at: time(c.updated_at),
             unsynced: c.dirty,
+            refused: c.refused.map(|r| SyncRefusal {
+                case_id: c.id.to_string(),
+                code: r.code,
+                reason: r.reason,
+            }),
         }
     }
 }
@@ -368,6 +387,15 @@ impl From<gridpatrol_client::SyncSummary> for SyncSummary {
             bytes_received: s.bytes_received as u64,
             catalog_updated: s.catalog_updated.map(n),
             grids_updated: s.grids_updated.map(n),
+            refused: s
+                .refused
+                .into_iter()
+                .map(|r| SyncRefusal {
+                    case_id: r.case.to_string(),
+                    code: r.code,
+                    reason: r.reason,
+                })
+                .collect(),
         }
     }
 }

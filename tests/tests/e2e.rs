@@ -508,7 +508,7 @@ fn the_closed_loop_across_devices_desks_and_a_real_server() {
     assert_eq!(total["reworked"], 1);
 
     // Finally, authority: w-b's device records a case in street A (its map allows it); the server
-    // refuses the sync with a clear 403 and the case stays queued on the device.
+    // refuses that case (per case, with a code and a reason) and it stays on the device, marked.
     // (Its own cell list refuses that point; a tampered app with the whole district's map would not.)
     let outside = devices[1].store.report(NewReport {
         category: "06010".into(),
@@ -543,13 +543,22 @@ fn the_closed_loop_across_devices_desks_and_a_real_server() {
         })
         .unwrap();
     let b = &mut devices[1];
-    let err = b.remote.sync(&mut b.store, &Silent).unwrap_err();
-    let msg = err.to_string();
+    let summary = b.remote.sync(&mut b.store, &Silent).unwrap();
+    assert_eq!(summary.refused.len(), 1, "{:?}", summary.refused);
+    let refusal = &summary.refused[0];
+    assert_eq!(refusal.case, stray);
+    assert_eq!(refusal.code, "out_of_scope");
     assert!(
-        msg.contains("403") && msg.contains("not one of this worker's cells"),
-        "{msg}"
+        refusal.reason.contains("not one of this worker's cells"),
+        "{}",
+        refusal.reason
     );
-    assert!(devices[1].store.outbox_len().unwrap() >= 1);
+    // The refused case stays on the device, marked with why, and leaves the outbox until retried.
+    let kept = devices[1].store.refused().unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].id, stray);
+    assert_eq!(kept[0].refused.as_ref().unwrap().code, "out_of_scope");
+    assert_eq!(devices[1].store.outbox_len().unwrap(), 0);
     let (status, _) = call(
         "GET",
         &format!("{base}/api/v1/cases/{stray}"),
