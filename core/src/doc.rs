@@ -186,6 +186,11 @@ impl CaseDoc {
         &mut self.doc
     }
 
+    /// The automerge document, to read.
+    pub fn automerge_ref(&self) -> &AutoCommit {
+        &self.doc
+    }
+
     /// Builds a document from changes received over sync (a case first seen on this replica).
     pub fn from_changes(actor: ActorId, changes: Vec<Change>) -> Result<Self> {
         let mut doc = AutoCommit::new().with_actor(actor);

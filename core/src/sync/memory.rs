@@ -11,7 +11,7 @@ use super::server::{DeviceScope, ScopeKeys, SyncBackend};
 use crate::case::{Case, CaseId};
 use crate::doc::CaseDoc;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct MemoryBackend {
     /// Every change of every case, by hash (inserting a known change is a no-op).
     changes: HashMap<CaseId, BTreeMap<ChangeHash, Vec<u8>>>,

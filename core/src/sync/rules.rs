@@ -475,17 +475,23 @@ fn is_sha256(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The checks every event a device adds passes. `before` is the case as the server had it (`None`
-/// when the device creates it); `ids` the event ids already in the case, to which this one is added.
+/// What an event is checked against: the case as the server had it (`None` when the device creates it),
+/// the device that reported it, and every photo the case references after the push.
+pub struct CaseSoFar<'a> {
+    pub before: Option<&'a Case>,
+    pub reporter_device: &'a str,
+    pub photos: &'a [PhotoRef],
+}
+
+/// The checks every event a device adds passes. `ids` holds the event ids already in the case, to
+/// which this one is added.
 pub fn check_device_event(
     scope: &DeviceScope,
     facts: &ServerFacts<'_>,
     limits: &DeviceLimits,
-    before: Option<&Case>,
-    reporter_device: &str,
+    case: &CaseSoFar<'_>,
     e: &TimelineEvent,
     ids: &mut HashSet<Uuid>,
-    photos: &[PhotoRef],
 ) -> Result<(), Refusal> {
     if e.role != Role::GridWorker || e.actor != scope.worker_id {
         return refuse(
@@ -514,7 +520,7 @@ pub fn check_device_event(
             ),
         );
     }
-    if e.action == ActionKind::Report && before.is_some() {
+    if e.action == ActionKind::Report && case.before.is_some() {
         return refuse(
             RefusalKind::NotAllowed,
             "the case is already reported (案件已上报)",
@@ -555,7 +561,7 @@ pub fn check_device_event(
         );
     }
     for sha in &e.attachments {
-        if !photos.iter().any(|p| &p.sha256 == sha) {
+        if !case.photos.iter().any(|p| &p.sha256 == sha) {
             return refuse(
                 RefusalKind::BadFact,
                 format!(
@@ -568,7 +574,7 @@ pub fn check_device_event(
     }
     match e.action {
         ActionKind::Edit => {
-            if reporter_device != scope.device_id {
+            if case.reporter_device != scope.device_id {
                 return refuse(
                     RefusalKind::NotAllowed,
                     "only the reporting device may correct a report (只有上报设备可以修改案件)",
@@ -606,7 +612,7 @@ pub fn check_device_event(
             );
         }
         ActionKind::VerifyPass | ActionKind::VerifyFail => {
-            let assigned = before.is_some_and(|c| {
+            let assigned = case.before.is_some_and(|c| {
                 c.timeline.entries.iter().any(|x| {
                     !x.is_flagged()
                         && x.event.action == ActionKind::RequestVerification

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::preflight::{PreflightError, preflight};
 use super::rules::{
-    Created, DeviceLimits, Lists, Refusal, RefusalKind, ServerFacts, check_device_event,
+    CaseSoFar, Created, DeviceLimits, Lists, Refusal, RefusalKind, ServerFacts, check_device_event,
     check_device_photo, check_reported, check_shape, check_unchanged, refuse, reserved_device_id,
 };
 use super::wire::{DocPull, DocPush, DocStatus, Head, SyncRequest, SyncResponse};
@@ -681,16 +681,12 @@ fn check_new_items(
         .collect();
     let mut reports = 0;
     for (_, e) in events.iter().filter(|(k, _)| created.is_event(k)) {
-        check_device_event(
-            scope,
-            facts,
-            limits,
+        let case = CaseSoFar {
             before,
-            &reported.device,
-            e,
-            &mut ids,
-            &all_photos,
-        )?;
+            reporter_device: &reported.device,
+            photos: &all_photos,
+        };
+        check_device_event(scope, facts, limits, &case, e, &mut ids)?;
         reports += usize::from(e.action == ActionKind::Report);
     }
     Ok(reports)
