@@ -359,7 +359,9 @@ impl Remote {
             summary.new_cases += applied.new_cases;
             summary.bytes_sent += sent;
             summary.bytes_received += received;
-            summary.refused.retain(|r| !applied.refused.iter().any(|(c, _)| *c == r.case));
+            summary
+                .refused
+                .retain(|r| !applied.refused.iter().any(|(c, _)| *c == r.case));
             summary
                 .refused
                 .extend(applied.refused.into_iter().map(|(case, r)| RefusedCase {

@@ -12,13 +12,13 @@ use std::time::Instant;
 use automerge::sync::{Message, State, SyncDoc};
 use geo::Centroid;
 use gridpatrol_core::case::Location;
+use gridpatrol_core::catalog::Catalog;
 use gridpatrol_core::doc::{CaseDoc, actor_for};
 use gridpatrol_core::grid::{GeneratedDistrict, GridIndex};
 use gridpatrol_core::store::{DeviceStore, NewReport};
 use gridpatrol_core::sync::memory::MemoryBackend;
 use gridpatrol_core::sync::server::{SyncBackend, decode_changes};
 use gridpatrol_core::sync::wire::change_bytes;
-use gridpatrol_core::catalog::Catalog;
 use gridpatrol_core::sync::{DeviceScope, ServerFacts, ServerSync, SyncRequest, SyncResponse};
 
 struct Traffic {

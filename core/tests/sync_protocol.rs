@@ -4,12 +4,12 @@
 
 use chrono::Utc;
 use gridpatrol_core::case::{CaseId, Location};
+use gridpatrol_core::catalog::Catalog;
 use gridpatrol_core::doc::actor_for;
 use gridpatrol_core::grid::{GeneratedDistrict, GridIndex};
 use gridpatrol_core::store::{DeviceStore, NewReport};
 use gridpatrol_core::sync::memory::MemoryBackend;
 use gridpatrol_core::sync::server::SyncBackend;
-use gridpatrol_core::catalog::Catalog;
 use gridpatrol_core::sync::{
     DeviceScope, RefusalKind, ServerFacts, ServerSync, SyncOutcome, SyncRequest, SyncResponse,
 };

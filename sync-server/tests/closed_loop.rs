@@ -271,7 +271,14 @@ fn refusals_are_clear_and_logged() {
     assert_eq!(refused[0]["code"], "out_of_scope");
     let kept = pda2.store.refused().unwrap();
     assert_eq!(kept.len(), 1);
-    assert!(kept[0].refused.as_ref().unwrap().reason.contains("不在本网格员负责的网格内"));
+    assert!(
+        kept[0]
+            .refused
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("不在本网格员负责的网格内")
+    );
     let (status, _) = http.case(&tokens.dispatcher, foreign);
     assert_eq!(status, 404);
 
