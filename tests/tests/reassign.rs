@@ -1,7 +1,8 @@
 //! A grid worker given other cells (调整网格) while the server runs: `admin worker set-cells`; at the next
 //! sync the PDA pulls its new cells' polygons (the sync response names their version) and receives the
 //! cases of its new cells that were reported long before, not only those changed since its cursor; it
-//! can then report in the new cells. A sync where nothing changed stays one request.
+//! can then report in the new cells; a report it made in the old cells before the move still goes
+//! through. A sync where nothing changed stays one request.
 
 use std::collections::BTreeSet;
 
@@ -85,6 +86,11 @@ fn a_reassigned_worker_gets_the_new_cells_and_their_earlier_cases_at_the_next_sy
         "street B is outside w-a's cells"
     );
 
+    // A report made in street A while w-a still worked there, not yet synced when the reassignment
+    // comes: the server accepts it, since w-a was responsible for that cell at the time of the report
+    // (the former cells are kept with the time they ended).
+    let waiting = report(&mut a, STREET_A, 2).unwrap();
+
     let moved = admin(
         &data,
         &["worker", "set-cells", "--id", "w-a", "--cells", STREET_B],
@@ -92,6 +98,13 @@ fn a_reassigned_worker_gets_the_new_cells_and_their_earlier_cases_at_the_next_sy
     assert_eq!(moved["cells"][0], STREET_B);
 
     let summary = remote_a.sync(&mut a, &Silent).unwrap();
+    assert!(summary.refused.is_empty(), "{:?}", summary.refused);
+    assert_eq!(a.outbox_len().unwrap(), 0);
+    remote_c.sync(&mut c, &Silent).unwrap();
+    assert!(
+        ids(&c).contains(&waiting),
+        "the waiting report reached the server and street A"
+    );
     let cells = a.grids().unwrap().unwrap();
     assert_eq!(summary.grids_updated, Some(cells.len()));
     assert!(
@@ -113,7 +126,7 @@ fn a_reassigned_worker_gets_the_new_cells_and_their_earlier_cases_at_the_next_sy
     assert!(summary.new_cases >= earlier.len());
 
     // The old street's cases stay readable; the neighbour's can no longer be changed here (the server
-    // would refuse the whole sync), w-a's own report still can.
+    // would refuse that case), w-a's own report still can.
     assert_eq!(a.case(neighbours).unwrap().id, neighbours);
     let refused = a
         .edit(
