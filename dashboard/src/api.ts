@@ -5,6 +5,15 @@ import type { FeatureCollection } from 'geojson';
 
 const TOKEN_KEY = 'gridpatrol.token';
 
+/** One line of the audit log, newest first. */
+export interface AuditEntry {
+  at_ms: number;
+  principal: string;
+  action: string;
+  case_id: string | null;
+  reason: string | null;
+}
+
 export interface Me {
   id: string;
   role: 'dispatcher' | 'supervisor' | 'department';
@@ -255,6 +264,10 @@ export const api = {
   },
   notices() {
     return json<Notice[]>('GET', '/api/v1/notices');
+  },
+  /** The latest audit entries (supervisors only). */
+  audit(limit = 200) {
+    return json<AuditEntry[]>('GET', `/api/v1/audit?limit=${limit}`);
   },
   runSupervision() {
     return json<{ checked: number; reminded: number; escalated: number; closed: number }>('POST', '/api/v1/supervision/run');

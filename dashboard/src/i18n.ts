@@ -31,6 +31,7 @@ const T = {
   nav_overview: ['总览', 'Overview'],
   nav_supervision: ['督办', 'Supervision'],
   nav_assessment: ['考核', 'Assessment'],
+  nav_audit: ['审计', 'Audit'],
   settings: ['设置', 'Settings'],
   lang_switch: ['English', '中文'],
   live_on: ['实时', 'Live'],
@@ -135,6 +136,17 @@ const T = {
   no_deadline: ['无时限', 'No deadline'],
   updated: ['已更新', 'Updated'],
   not_found: ['案件不存在或不在本辖区', 'No such case in your scope'],
+  audit: ['审计日志', 'Audit log'],
+  audit_intro: ['谁在何时做了什么：设备注册、同步拒收、管理操作与系统动作（最近 200 条）', 'Who did what when: enrolments, refused syncs, admin and system actions (latest 200)'],
+  audit_refused_only: ['只看同步拒收', 'Refused syncs only'],
+  audit_refused_count: ['同步拒收 {n} 条', '{n} refused syncs'],
+  audit_empty: ['没有记录', 'Nothing recorded'],
+  audit_at: ['时间', 'Time'],
+  audit_who: ['主体', 'Who'],
+  audit_action: ['操作', 'Action'],
+  audit_case: ['案件', 'Case'],
+  audit_reason: ['原因', 'Reason'],
+  audit_supervisor_only: ['审计日志仅值班长/监督可见', 'The audit log is for supervisors only'],
 } as const satisfies Record<string, readonly [string, string]>;
 
 export type Key = keyof typeof T;
@@ -192,6 +204,24 @@ const ACTIONS: Record<string, [string, string]> = {
   edit: ['修改', 'Edit'],
   remind: ['督办提醒', 'Remind'],
 };
+
+/** What the audit log records besides workflow actions. */
+const AUDIT_ACTIONS: Record<string, readonly [string, string]> = {
+  sync_refused: ['同步拒收', 'Sync refused'],
+  enroll: ['设备注册', 'Device enrolled'],
+  'worker add': ['新增网格员', 'Worker added'],
+  'device add': ['发放设备令牌', 'Device token issued'],
+  'device revoke': ['吊销设备', 'Device revoked'],
+  'desk add': ['新增坐席', 'Desk added'],
+  'desk revoke': ['吊销坐席', 'Desk revoked'],
+  'desk rotate': ['更换坐席令牌', 'Desk token rotated'],
+};
+
+/** An audit entry's action: its own label, a workflow action's, or the raw word. */
+export function auditActionLabel(a: string): string {
+  const p = AUDIT_ACTIONS[a];
+  return p ? (lang === 'zh' ? p[0] : p[1]) : actionLabel(a);
+}
 
 export function actionLabel(a: string): string {
   const p = ACTIONS[a];

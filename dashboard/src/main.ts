@@ -11,6 +11,7 @@ import { renderOverview } from './views/overview';
 import { renderCase } from './views/case';
 import { renderSupervision } from './views/supervision';
 import { renderAssessment } from './views/assessment';
+import { renderAudit } from './views/audit';
 
 const root = document.getElementById('app')!;
 let cleanup: (() => void) | null = null;
@@ -114,7 +115,7 @@ function toggleLang(): void {
 
 function shell(active: string): { el: HTMLElement; main: HTMLElement } {
   const me = session.me!;
-  const nav = (href: string, key: 'nav_overview' | 'nav_supervision' | 'nav_assessment', id: string) =>
+  const nav = (href: string, key: 'nav_overview' | 'nav_supervision' | 'nav_assessment' | 'nav_audit', id: string) =>
     h('a', { href, class: active === id ? 'active' : '', 'data-nav': id }, t(key));
   const main = h('main#main');
   const el = h(
@@ -122,7 +123,7 @@ function shell(active: string): { el: HTMLElement; main: HTMLElement } {
     h(
       'header.topbar',
       h('div.brand', h('span.logo', '网'), h('span', t('app_title'))),
-      h('nav', nav('#/', 'nav_overview', 'overview'), nav('#/supervision', 'nav_supervision', 'supervision'), nav('#/assessment', 'nav_assessment', 'assessment')),
+      h('nav', nav('#/', 'nav_overview', 'overview'), nav('#/supervision', 'nav_supervision', 'supervision'), nav('#/assessment', 'nav_assessment', 'assessment'), me.role === 'supervisor' ? nav('#/audit', 'nav_audit', 'audit') : null),
       h('div.spacer'),
       h('span#live', { class: liveUp ? 'live on' : 'live off' }, liveUp ? t('live_on') : t('live_off')),
       h('span.who', { 'data-role': me.role }, `${roleLabel(me.role)}${me.department ? ` · ${me.department}` : ''} · ${me.id}`, h('span.scope', `${t('scope')} ${me.scope}`)),
@@ -144,12 +145,13 @@ function render(): void {
   }
   const hash = location.hash || '#/';
   const caseMatch = hash.match(/^#\/case\/([0-9a-fA-F-]{36})/);
-  const view = caseMatch ? 'overview' : hash.startsWith('#/supervision') ? 'supervision' : hash.startsWith('#/assessment') ? 'assessment' : 'overview';
+  const view = caseMatch ? 'overview' : hash.startsWith('#/supervision') ? 'supervision' : hash.startsWith('#/assessment') ? 'assessment' : hash.startsWith('#/audit') ? 'audit' : 'overview';
   const { el, main } = shell(view);
   mount(root, el);
   if (caseMatch) cleanup = renderCase(main, caseMatch[1]);
   else if (view === 'supervision') cleanup = renderSupervision(main);
   else if (view === 'assessment') cleanup = renderAssessment(main);
+  else if (view === 'audit') cleanup = renderAudit(main);
   else cleanup = renderOverview(main);
 }
 

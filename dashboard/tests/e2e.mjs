@@ -533,6 +533,53 @@ test("the server's notices show as a banner, in the chosen language", async () =
   await page.context().close();
 });
 
+test("a refused sync shows in the supervisor's audit log, with the case and the rule", async () => {
+  // A second PDA of w-001 running a tampered app with the whole district's map reports in the other
+  // street: the server refuses that case, the CLI says so (exit 1), the audit log shows it.
+  const pda2 = path.join(tmp, 'pda-2');
+  const cli2 = (...args) => execFileSync(cliBin, ['--store', pda2, '--json', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const device = admin('device', 'add', '--worker', 'w-001');
+  cli2('init', '--worker', 'w-001');
+  cli2('enroll', '--server', base, '--token', device.token);
+  const district = (await call('GET', '/api/v1/grids', token('d-supervisor'))).json;
+  const file = path.join(tmp, 'district.geojson');
+  fs.writeFileSync(file, JSON.stringify(district));
+  cli2('grids', 'import', file);
+  const at = centre(district, `${STREET_2}001001`);
+  const reported = JSON.parse(cli2('report', '--category', '06010', '--lat', String(at.lat), '--lon', String(at.lon), '--address', '越界 1 号', '--note', "越界上报 (outside the worker's cells)"));
+  let failed = null;
+  try {
+    cli2('sync');
+  } catch (e) {
+    failed = e;
+  }
+  assert.ok(failed, 'the CLI exits non-zero when the server refused a case');
+  const summary = JSON.parse(failed.stdout);
+  assert.equal(summary.refused.length, 1);
+  assert.equal(summary.refused[0].case, reported.id);
+  assert.equal(summary.refused[0].code, 'out_of_scope');
+  assert.equal((await call('GET', `/api/v1/cases/${reported.id}`, token('d-supervisor'))).status, 404);
+
+  const page = await newDesk(token('d-supervisor'));
+  await page.click('[data-nav="audit"]');
+  const row = `#audit tr[data-action="sync_refused"]`;
+  await page.waitForSelector(row);
+  assert.match(await page.textContent(`${row} td.reason`), /不在本网格员负责的网格内/);
+  assert.equal(await page.getAttribute(`${row} a`, 'href'), `#/case/${reported.id}`);
+  assert.match(await page.textContent(row), /同步拒收/);
+  assert.match(await page.textContent('#audit-refused'), /同步拒收 [1-9]/);
+  await page.check('#audit-only');
+  const shown = await page.locator('#audit tbody tr').count();
+  assert.ok(shown >= 1);
+  assert.equal(await page.locator(row).count(), shown, 'the filter keeps refused syncs only');
+  await shot(page, '10-audit');
+  await page.context().close();
+  // Dispatchers have no audit page.
+  const d = await newDesk(token('d-dispatch'));
+  assert.equal(await d.locator('[data-nav="audit"]').count(), 0);
+  await d.context().close();
+});
+
 test('a desk revoked while its dashboard is open is signed out', async () => {
   const created = admin('desk', 'add', '--id', 'd-temp', '--role', 'dispatcher', '--scope', STREET_1);
   const page = await newDesk(created.token);
