@@ -244,7 +244,7 @@ impl ServerSync {
                 case: push.case,
                 heads: heads_from_wire(&push.heads),
                 changes: if seen.insert(push.case) {
-                    self.decode_push(scope, push)
+                    untrusted(|| self.decode_push(scope, push))
                 } else {
                     refuse(
                         RefusalKind::Malformed,
@@ -489,7 +489,7 @@ impl ServerSync {
                 ),
             ));
         }
-        let checked = (|| {
+        let checked = untrusted(|| {
             let lists = Lists::of(doc)?;
             let mut created = Created::default();
             for d in &fresh {
@@ -500,7 +500,7 @@ impl ServerSync {
             apply(doc, new)?;
             check_new_items(scope, facts, &self.limits, Some(&before), doc, &created)?;
             check_unchanged(&original, doc)
-        })();
+        });
         if let Err(r) = checked {
             return Ok(Err(r));
         }
@@ -522,7 +522,7 @@ impl ServerSync {
         push: &PreparedPush,
         changes: &[Decoded],
     ) -> Result<Result<CaseDoc, Refusal>, B::Error> {
-        let built = (|| {
+        let built = untrusted(|| {
             let Some((first, rest)) = changes.split_first() else {
                 return refuse(
                     RefusalKind::OutOfScope,
@@ -573,7 +573,7 @@ impl ServerSync {
                 );
             }
             Ok(doc)
-        })();
+        });
         let mut doc = match built {
             Ok(doc) => doc,
             Err(r) => return Ok(Err(r)),
@@ -639,6 +639,19 @@ impl ServerSync {
     }
 }
 
+/// Runs automerge over a device's bytes. Automerge can panic on change bytes that decode but do not
+/// apply (found by the `change_validator` fuzz target: one byte of a real change set to 0, checksum
+/// repaired, panics in `apply_changes`). A panic there must refuse that case, not fail the request or
+/// the server thread: the document it touched is a fork that is dropped with the refusal.
+fn untrusted<T>(f: impl FnOnce() -> Result<T, Refusal>) -> Result<T, Refusal> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        refuse(
+            RefusalKind::Malformed,
+            "changes that automerge cannot apply (变更无法应用)",
+        )
+    })
+}
+
 fn malformed(e: crate::Error) -> Refusal {
     Refusal {
         kind: RefusalKind::Malformed,
@@ -648,11 +661,23 @@ fn malformed(e: crate::Error) -> Refusal {
 
 /// Applies changes that passed the shape rules; they must be complete.
 fn apply(doc: &mut CaseDoc, changes: Vec<Change>) -> Result<(), Refusal> {
+    let base = doc.heads();
+    let sent: HashSet<ChangeHash> = changes.iter().map(Change::hash).collect();
     doc.apply_changes(changes).map_err(malformed)?;
     if !doc.missing_deps().is_empty() {
         return refuse(
             RefusalKind::Malformed,
             "changes depend on changes that were not sent (缺少依赖的变更)",
+        );
+    }
+    // What automerge now holds must give back exactly the changes sent. Bytes that decode but that
+    // automerge stores as something else (found by the fuzz target) would make the stored document
+    // disagree with the stored changes, and every later reader of the case fail.
+    let held: HashSet<ChangeHash> = doc.changes_since(&base).iter().map(Change::hash).collect();
+    if held != sent {
+        return refuse(
+            RefusalKind::Malformed,
+            "changes that do not read back as sent (变更无法按原样保存)",
         );
     }
     Ok(())
