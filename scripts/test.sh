@@ -39,6 +39,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test --workspace (unit, property, CLI, kill tests)"
 cargo test --workspace --locked
 
+# --- fuzzing, briefly: the sync decoder and the change validator (a long run is a benchmark: BENCHMARKS.md) ---
+log "cargo fuzz: sync_decode and change_validator, 20 s each"
+bash scripts/fuzz.sh 20
+
 # --- the HTTP API against its OpenAPI document (schemathesis, from PyPI) -------------------------------
 log "HTTP API against its OpenAPI document (schemathesis) on a real demo server"
 bash scripts/test-api.sh
