@@ -128,7 +128,9 @@ impl SyncBackend for Write<'_> {
         )?;
         let rows = stmt.query_map(
             params![
-                cursor as i64,
+                // A cursor past i64::MAX (only a broken or hostile device sends one) means "nothing
+                // newer", not -1 ("everything").
+                i64::try_from(cursor).unwrap_or(i64::MAX),
                 scope.worker_id,
                 scope.device_id,
                 cells,
@@ -227,11 +229,11 @@ pub fn parse_case_id(id: &str) -> Result<CaseId, DbError> {
 mod tests {
     use chrono::Utc;
     use gridpatrol_core::case::{CaseDetails, Location};
+    use gridpatrol_core::catalog::Catalog;
     use gridpatrol_core::catalog::CategoryKey;
     use gridpatrol_core::doc::{NewCase, actor_for};
-    use gridpatrol_core::sync::server::{encode_changes, heads_to_wire};
-    use gridpatrol_core::catalog::Catalog;
     use gridpatrol_core::grid::{GeneratedDistrict, GridIndex};
+    use gridpatrol_core::sync::server::{encode_changes, heads_to_wire};
     use gridpatrol_core::sync::{DocPush, ServerFacts, ServerSync, SyncRequest};
     use gridpatrol_core::timeline::{Hlc, TimelineEvent};
     use gridpatrol_core::workflow::{ActionKind, Role};
