@@ -11,6 +11,8 @@
 //! entry per operation) and the `pred` group (predecessors per operation). Nothing is allocated in
 //! proportion to what the bytes claim.
 
+use sha2::{Digest, Sha256};
+
 /// The first bytes of every automerge chunk.
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const CHUNK_CHANGE: u8 = 1;
@@ -63,7 +65,7 @@ pub fn preflight(bytes: &[u8], budget: &ChangeBudget) -> Result<u64, PreflightEr
         bytes,
         pos: MAGIC.len(),
     };
-    r.take(4)?; // checksum: automerge verifies it
+    let checksum = r.take(4)?;
     match r.byte()? {
         CHUNK_CHANGE => {}
         CHUNK_COMPRESSED_CHANGE => return Err(PreflightError::Compressed),
@@ -72,6 +74,13 @@ pub fn preflight(bytes: &[u8], budget: &ChangeBudget) -> Result<u64, PreflightEr
     let len = r.uleb()?;
     if len != r.remaining() as u64 {
         return Err(PreflightError::Malformed("chunk length"));
+    }
+    // The checksum is the first bytes of the change's hash (SHA-256 of the chunk type, length and
+    // contents). Parsing a change does not verify it, but `load` does: a change kept and passed on
+    // with a wrong checksum would make every saved copy that holds it fail to load elsewhere.
+    let hash = Sha256::digest(&bytes[MAGIC.len() + 4..]);
+    if hash[..4] != *checksum {
+        return Err(PreflightError::Malformed("checksum"));
     }
     let deps = r.uleb()?;
     r.skip_n(deps, HASH_BYTES)?;
@@ -324,6 +333,22 @@ mod tests {
             Err(PreflightError::NotAChange)
         );
         assert_eq!(preflight(&[], &BUDGET), Err(PreflightError::NotAChange));
+    }
+
+    #[test]
+    fn a_wrong_checksum_is_refused() {
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, "a", "b").unwrap();
+        doc.commit();
+        let mut bytes = last_change(&mut doc);
+        assert_eq!(preflight(&bytes, &BUDGET), Ok(1));
+        bytes[4] ^= 0xff;
+        assert_eq!(
+            preflight(&bytes, &BUDGET),
+            Err(PreflightError::Malformed("checksum"))
+        );
+        // automerge itself parses it: only the preflight catches it.
+        assert!(automerge::Change::try_from(bytes.as_slice()).is_ok());
     }
 
     #[test]

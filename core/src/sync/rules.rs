@@ -33,7 +33,7 @@ use crate::catalog::Catalog;
 use crate::doc::{CaseDoc, ObjKey, Reported};
 use crate::grid::GridIndex;
 use crate::timeline::TimelineEvent;
-use crate::workflow::{ActionKind, Role};
+use crate::workflow::{ActionKind, Role, Stage};
 
 /// What devices may send, per request, change and case. Server settings, with these defaults.
 #[derive(Debug, Clone)]
@@ -574,6 +574,18 @@ pub fn check_device_event(
     }
     match e.action {
         ActionKind::Edit => {
+            // Once a dispatcher registered the case, it was routed on what was reported: a correction
+            // arriving after that would change the case behind the desk's back, whatever its stamp says
+            // (a backdated edit replays before the registration and would be valid there).
+            if case
+                .before
+                .is_some_and(|c| c.stage() != Some(Stage::Reported))
+            {
+                return refuse(
+                    RefusalKind::NotAllowed,
+                    "the case has been registered: corrections now go through the dispatcher (案件已立案，不能再修改)",
+                );
+            }
             if case.reporter_device != scope.device_id {
                 return refuse(
                     RefusalKind::NotAllowed,
@@ -811,6 +823,31 @@ pub fn check_unchanged(before: &CaseDoc, after: &CaseDoc) -> Result<(), Refusal>
                 "photo {} changed or disappeared (不得修改或删除照片)",
                 truncate(&p.sha256)
             ));
+        }
+    }
+    Ok(())
+}
+
+/// The third line: replayed, every event the server had keeps the outcome it had. A device stamps its
+/// own events, so a backdated event lands anywhere in the replayed order: a verdict stamped between a
+/// verification request and the failure that followed it would turn the failure, and the department's
+/// rework after it, invalid, and the case `verified`. New events may be flagged themselves (harmless);
+/// they may not change what earlier records did.
+pub fn check_history_kept(before: &Case, after: &Case) -> Result<(), Refusal> {
+    for old in &before.timeline.entries {
+        let kept = after
+            .timeline
+            .entries
+            .iter()
+            .any(|new| new.event.id == old.event.id && new.outcome == old.outcome);
+        if !kept {
+            return refuse(
+                RefusalKind::NotAllowed,
+                format!(
+                    "replayed with the device's events, event {} ({}) would no longer have the effect it had: a device's events may not change what earlier records did; the case moved on while the device was offline, or the device's clock is wrong (不得改变已有记录的效力)",
+                    old.event.id, old.event.action
+                ),
+            );
         }
     }
     Ok(())

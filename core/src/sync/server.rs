@@ -19,7 +19,8 @@ use uuid::Uuid;
 use super::preflight::{PreflightError, preflight};
 use super::rules::{
     CaseSoFar, Created, DeviceLimits, Lists, Refusal, RefusalKind, ServerFacts, check_device_event,
-    check_device_photo, check_reported, check_shape, check_unchanged, refuse, reserved_device_id,
+    check_device_photo, check_history_kept, check_reported, check_shape, check_unchanged, refuse,
+    reserved_device_id,
 };
 use super::wire::{DocPull, DocPush, DocStatus, Head, SyncRequest, SyncResponse};
 use crate::case::{Case, CaseId, PhotoRef};
@@ -508,6 +509,9 @@ impl ServerSync {
             Ok(c) => c,
             Err(e) => return Ok(refuse(RefusalKind::Tampered, e.to_string())),
         };
+        if let Err(r) = check_history_kept(&before, &after) {
+            return Ok(Err(r));
+        }
         let new: Vec<Change> = fresh.iter().map(|d| d.change.clone()).collect();
         backend.save(doc, &after, &new)?;
         Ok(Ok(PushStatus::Changed))

@@ -128,7 +128,9 @@ impl SyncBackend for Write<'_> {
         )?;
         let rows = stmt.query_map(
             params![
-                cursor as i64,
+                // A cursor past i64::MAX (only a broken or hostile device sends one) means "nothing
+                // newer", not -1 ("everything").
+                i64::try_from(cursor).unwrap_or(i64::MAX),
                 scope.worker_id,
                 scope.device_id,
                 cells,
