@@ -477,6 +477,7 @@ fn is_sha256(s: &str) -> bool {
 
 /// The checks every event a device adds passes. `before` is the case as the server had it (`None`
 /// when the device creates it); `ids` the event ids already in the case, to which this one is added.
+#[allow(clippy::too_many_arguments)] // each is a distinct fact the rules need
 pub fn check_device_event(
     scope: &DeviceScope,
     facts: &ServerFacts<'_>,
