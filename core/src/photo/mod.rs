@@ -246,6 +246,11 @@ pub struct ImageInfo {
 /// [`PhotoError::DataIncomplete`] without decoding), then a real decode, so that data the header does not
 /// match (a PNG whose IDAT runs short, a damaged JPEG scan) is refused too. The decode allocates the
 /// image once (`width * height * 4` bytes at most), so choose `max_pixels` for the photos expected.
+///
+/// The JPEG data check is a lower bound (2 bits a block): an edited header over scan data dense enough
+/// for the claimed size passes it, and zune-jpeg then fills the blocks the data does not reach (it does
+/// not report running out). Such a file costs what a genuine photo of the claimed size costs, which
+/// `max_pixels` bounds.
 pub fn check_image(bytes: &[u8], max_pixels: u64) -> Result<ImageInfo, PhotoError> {
     if bytes.is_empty() {
         return Err(PhotoError::Empty);
