@@ -311,6 +311,11 @@ impl Output {
         for r in &s.refused {
             println!("服务器拒收 refused {} [{}]: {}", r.case, r.code, r.reason);
         }
+        if let Some(why) = &s.photos_deferred {
+            println!(
+                "照片暂停上传，下次同步继续 Photo uploads stopped for this sync, they stay queued: {why}"
+            );
+        }
         Ok(())
     }
 

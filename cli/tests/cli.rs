@@ -224,6 +224,69 @@ fn bad_input_is_refused_and_writes_nothing() {
     fails(&nowhere, &["list"], "no store");
 }
 
+/// A 640x480 JPEG whose frame header was edited to claim 7000x7000: decoding it would fill 49 MP of
+/// missing blocks (seconds and hundreds of MB); it must be refused from its structure at once.
+#[test]
+fn a_photo_whose_header_claims_more_than_its_data_is_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("pda");
+    ok(&store, &["init"]);
+    let mut bomb = synthetic_jpeg(640, 480, 3);
+    let mut pos = 2;
+    while !matches!(bomb[pos + 1], 0xC0..=0xC2) {
+        pos += 2 + usize::from(u16::from_be_bytes([bomb[pos + 2], bomb[pos + 3]]));
+    }
+    bomb[pos + 5..pos + 9].copy_from_slice(&[0x1B, 0x58, 0x1B, 0x58]); // 7000 x 7000
+    let path = tmp.path().join("bomb.jpg");
+    std::fs::write(&path, &bomb).unwrap();
+
+    let started = std::time::Instant::now();
+    fails(
+        &store,
+        &[
+            "report",
+            "--category",
+            "06010",
+            "--lat",
+            "39.91",
+            "--lon",
+            "116.36",
+            "--photo",
+            path.to_str().unwrap(),
+        ],
+        "照片数据不完整",
+    );
+    // The process, store and all: well under the decode's seconds even in a debug build.
+    let took = started.elapsed();
+    assert!(took.as_secs() < 5, "took {took:?}");
+    assert_eq!(case_count(&store), 0, "nothing was written");
+
+    let id = ok(
+        &store,
+        &[
+            "report",
+            "--category",
+            "06010",
+            "--lat",
+            "39.91",
+            "--lon",
+            "116.36",
+        ],
+    )
+    .lines()
+    .next()
+    .unwrap()
+    .trim()
+    .to_owned();
+    fails(
+        &store,
+        &["attach", &id, path.to_str().unwrap()],
+        "shorter than its header claims",
+    );
+    let shown = json(&store, &["show", &id]);
+    assert_eq!(shown["photos"], serde_json::json!([]));
+}
+
 #[test]
 fn grids_decide_the_cell_and_refuse_points_outside() {
     let tmp = tempfile::tempdir().unwrap();

@@ -53,6 +53,8 @@ fn describe(status: u16, code: &str, message: &str) -> String {
         403 => "服务器拒绝 refused by the server",
         409 => "冲突 conflict",
         413 => "请求过大 request too large",
+        422 => "服务器拒收此内容 the server refused the content",
+        429 => "超出配额，请稍后再试 over a quota, try again later",
         _ => "服务器错误 server error",
     };
     format!("{what} (HTTP {status} {code}): {message}")
@@ -124,6 +126,9 @@ pub struct SyncSummary {
     pub new_cases: usize,
     pub photos_uploaded: usize,
     pub photos_failed: usize,
+    /// Why photo uploads stopped early in this sync (the server's quota of unfinished uploads for this
+    /// device, 429 `upload_quota`); the photos not sent stay queued for the next sync.
+    pub photos_deferred: Option<String>,
     pub bytes_sent: usize,
     pub bytes_received: usize,
     /// The number of categories when the server's catalogue differed and was pulled; `None` when the
@@ -397,7 +402,11 @@ impl Remote {
         summary: &mut SyncSummary,
         progress: &dyn SyncProgress,
     ) -> Result<()> {
-        let pending = store.with(|s| s.pending_uploads())?;
+        let mut pending = store.with(|s| s.pending_uploads())?;
+        // A photo the server refused as not an image would be refused again: it is not offered at
+        // every sync (it stays failed, with the server's reason, for a person to look at).
+        pending
+            .retain(|b| !(b.state == UploadState::Failed && refused_for_good(b.error.as_deref())));
         if pending.is_empty() {
             return Ok(());
         }
@@ -451,6 +460,13 @@ impl Remote {
                 let status = resp.status().as_u16();
                 let body = resp.into_body().read_to_vec().unwrap_or_default();
                 let reason = server_error(status, &body).to_string();
+                if status == 429 {
+                    // This device's unfinished uploads are at the server's quota: sending the next
+                    // photos would be refused too. Stop here; everything stays queued.
+                    store.with(|s| s.set_upload_state(&step.sha256, UploadState::Pending, None))?;
+                    summary.photos_deferred = Some(reason);
+                    break;
+                }
                 store.with(|s| {
                     s.set_upload_state(&step.sha256, UploadState::Failed, Some(&reason))
                 })?;
@@ -495,6 +511,13 @@ impl Remote {
     }
 }
 
+/// Whether a failed upload's stored reason is a refusal that sending again cannot change (the server
+/// checked the whole photo and found it not an image). The reason is [`ClientError::Server`]'s text,
+/// which names the code.
+fn refused_for_good(error: Option<&str>) -> bool {
+    error.is_some_and(|e| e.contains("HTTP 422 not_an_image"))
+}
+
 fn header(resp: &ureq::http::Response<ureq::Body>, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
@@ -515,5 +538,30 @@ fn server_error(status: u16, body: &[u8]) -> ClientError {
         status,
         code,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_of_photos_say_what_happened() {
+        let not_an_image = server_error(
+            422,
+            br#"{"code":"not_an_image","message":"the upload is not a photo this server keeps (not_an_image)"}"#,
+        )
+        .to_string();
+        assert!(not_an_image.contains("服务器拒收"), "{not_an_image}");
+        assert!(refused_for_good(Some(&not_an_image)), "{not_an_image}");
+
+        let quota = server_error(429, br#"{"code":"upload_quota","message":"quota"}"#).to_string();
+        assert!(quota.contains("超出配额"), "{quota}");
+        assert!(!refused_for_good(Some(&quota)));
+        // A hash mismatch (a transfer went wrong) is worth another try.
+        let mismatch =
+            server_error(422, br#"{"code":"sha256_mismatch","message":"x"}"#).to_string();
+        assert!(!refused_for_good(Some(&mismatch)));
+        assert!(!refused_for_good(None));
     }
 }

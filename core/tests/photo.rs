@@ -6,7 +6,8 @@ mod photo {
     use std::io::Cursor;
 
     use gridpatrol_core::photo::{
-        GpsFix, PhotoError, PhotoLimits, ProcessedPhoto, process_photo, sha256_hex,
+        GpsFix, ImageFormat, ImageInfo, PhotoError, PhotoLimits, ProcessedPhoto, check_image,
+        process_photo, sha256_hex,
     };
     use image::RgbImage;
     use proptest::prelude::*;
@@ -816,6 +817,254 @@ mod photo {
             ),
             "{e:?}"
         );
+    }
+
+    /// `jpeg` with its frame header (SOF0/1/2) edited to claim `width` x `height`; nothing else changes.
+    fn with_declared_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
+        let mut out = jpeg.to_vec();
+        let mut pos = 2;
+        loop {
+            assert_eq!(out[pos], 0xFF, "segment at {pos}");
+            let code = out[pos + 1];
+            if matches!(code, 0xC0..=0xC2) {
+                out[pos + 5..pos + 7].copy_from_slice(&height.to_be_bytes());
+                out[pos + 7..pos + 9].copy_from_slice(&width.to_be_bytes());
+                return out;
+            }
+            pos += 2 + usize::from(u16::from_be_bytes([out[pos + 2], out[pos + 3]]));
+        }
+    }
+
+    fn progressive_jpeg(width: u32, height: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut encoder = jpeg_encoder::Encoder::new(&mut out, 85);
+        encoder.set_progressive(true);
+        encoder
+            .encode(
+                &synthetic_rgb(width, height),
+                width as u16,
+                height as u16,
+                jpeg_encoder::ColorType::Rgb,
+            )
+            .expect("encode progressive");
+        out
+    }
+
+    #[test]
+    fn a_header_claiming_more_than_the_data_is_refused_at_once() {
+        // A 640x480 photo whose frame header says 7000x7000 (49 MP, under the pixel budget): zune would
+        // spend seconds and hundreds of MB filling the missing blocks with grey.
+        for (what, source) in [
+            ("baseline", synthetic_jpeg(640, 480)),
+            ("progressive", progressive_jpeg(640, 480)),
+            ("exif", with_exif(&synthetic_jpeg(640, 480), &phone_exif(6))),
+        ] {
+            let bomb = with_declared_size(&source, 7000, 7000);
+            let started = std::time::Instant::now();
+            let e = refusal(&bomb);
+            let took = started.elapsed();
+            match e {
+                PhotoError::DataIncomplete {
+                    width: 7000,
+                    height: 7000,
+                    needed,
+                    found,
+                } => assert!(
+                    found < needed && found <= source.len() as u64,
+                    "{what}: {found} / {needed}"
+                ),
+                other => panic!("{what}: {other:?}"),
+            }
+            // The walk over 60 KB takes microseconds; decoding 49 MP takes seconds even optimised.
+            assert!(took.as_millis() < 500, "{what}: took {took:?}");
+            let message = e_message(&bomb);
+            assert!(
+                message.contains("照片数据不完整")
+                    && message.contains("shorter than its header claims"),
+                "{message}"
+            );
+            assert!(
+                matches!(
+                    check_image(&bomb, 50_000_000),
+                    Err(PhotoError::DataIncomplete { .. })
+                ),
+                "{what}"
+            );
+        }
+        // Over the pixel budget, the budget is what is reported (it is checked first).
+        let huge = with_declared_size(&synthetic_jpeg(64, 48), 65_000, 65_000);
+        assert!(matches!(refusal(&huge), PhotoError::TooManyPixels { .. }));
+    }
+
+    fn e_message(input: &[u8]) -> String {
+        refusal(input).to_string()
+    }
+
+    #[test]
+    fn genuine_encodings_pass_the_data_check() {
+        use jpeg_encoder::SamplingFactor::*;
+        let (w, h) = (333, 250);
+        let rgb = synthetic_rgb(w, h);
+        let encode = |configure: &dyn Fn(&mut jpeg_encoder::Encoder<&mut Vec<u8>>),
+                      data: &[u8],
+                      color: jpeg_encoder::ColorType| {
+            let mut out = Vec::new();
+            let mut encoder = jpeg_encoder::Encoder::new(&mut out, 80);
+            configure(&mut encoder);
+            encoder
+                .encode(data, w as u16, h as u16, color)
+                .expect("encode");
+            out
+        };
+        let rgb_ = jpeg_encoder::ColorType::Rgb;
+        let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+        // Progressive with restart intervals is left out: zune-jpeg 0.4 fails on jpeg-encoder's
+        // progressive scans with restart markers ("Marker SOS found in bitstream") before and after
+        // the data check, while zune-jpeg 0.5 (in the image crate) decodes them.
+        let variants = [(false, 0), (false, 1), (false, 7), (true, 0)];
+        for sampling in [F_1_1, F_2_1, F_1_2, F_2_2, F_4_1, F_4_2] {
+            for (progressive, restart) in variants {
+                cases.push((
+                    format!("{sampling:?} progressive={progressive} restart={restart}"),
+                    encode(
+                        &|e| {
+                            e.set_sampling_factor(sampling);
+                            e.set_progressive(progressive);
+                            e.set_restart_interval(restart);
+                        },
+                        &rgb,
+                        rgb_,
+                    ),
+                ));
+            }
+        }
+        let gray: Vec<u8> = rgb.chunks(3).map(|p| p[1]).collect();
+        cases.push((
+            "gray".into(),
+            encode(&|_| {}, &gray, jpeg_encoder::ColorType::Luma),
+        ));
+        cases.push((
+            "optimised tables".into(),
+            encode(&|e| e.set_optimized_huffman_tables(true), &rgb, rgb_),
+        ));
+        // The fewest bits a block can take: one flat colour, optimised tables, lowest quality.
+        let flat = [128u8, 128, 128].repeat((w * h) as usize);
+        for progressive in [false, true] {
+            let mut out = Vec::new();
+            let mut encoder = jpeg_encoder::Encoder::new(&mut out, 1);
+            encoder.set_optimized_huffman_tables(true);
+            encoder.set_progressive(progressive);
+            encoder
+                .encode(&flat, w as u16, h as u16, rgb_)
+                .expect("encode flat");
+            cases.push((format!("flat progressive={progressive}"), out));
+        }
+        // The image crate's encoder (what a server or a desktop tool would write).
+        let mut by_image = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut by_image, 75)
+            .encode(&rgb, w, h, image::ExtendedColorType::Rgb8)
+            .expect("image encode");
+        cases.push(("image crate".into(), by_image));
+
+        for (what, jpeg) in cases {
+            let info = check_image(&jpeg, 50_000_000).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(
+                info,
+                ImageInfo {
+                    format: ImageFormat::Jpeg,
+                    width: w,
+                    height: h
+                },
+                "{what}"
+            );
+            let photo = process_photo(&jpeg, &PhotoLimits::default())
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!((photo.meta.width, photo.meta.height), (w, h), "{what}");
+        }
+    }
+
+    #[test]
+    fn check_image_reports_format_and_size_or_refuses() {
+        let jpeg = synthetic_jpeg(120, 90);
+        assert_eq!(
+            check_image(&jpeg, 120 * 90).expect("jpeg"),
+            ImageInfo {
+                format: ImageFormat::Jpeg,
+                width: 120,
+                height: 90
+            }
+        );
+        let png = png_of(
+            &synthetic_rgb(40, 30),
+            40,
+            30,
+            png::ColorType::Rgb,
+            png::BitDepth::Eight,
+        );
+        assert_eq!(
+            check_image(&png, 10_000).expect("png"),
+            ImageInfo {
+                format: ImageFormat::Png,
+                width: 40,
+                height: 30
+            }
+        );
+        assert!(matches!(check_image(b"", 100), Err(PhotoError::Empty)));
+        assert!(matches!(
+            check_image(b"<html><script>alert(1)</script>", 100),
+            Err(PhotoError::NotAnImage)
+        ));
+        assert!(matches!(
+            check_image(&jpeg, 120 * 90 - 1),
+            Err(PhotoError::TooManyPixels { .. })
+        ));
+        assert!(matches!(
+            check_image(&jpeg[..jpeg.len() - 10], 1 << 20),
+            Err(PhotoError::Corrupt(_))
+        ));
+        assert!(matches!(
+            check_image(&png[..png.len() - 30], 1 << 20),
+            Err(PhotoError::Corrupt(_))
+        ));
+    }
+
+    /// The PNG counterpart of the JPEG bomb: an IHDR (with a valid CRC) claiming far more rows than the
+    /// IDAT holds. The png crate fails when the compressed data runs out, so no separate walk is needed.
+    #[test]
+    fn a_png_claiming_more_than_its_data_is_refused() {
+        let small = png_of(
+            &synthetic_rgb(64, 48),
+            64,
+            48,
+            png::ColorType::Rgb,
+            png::BitDepth::Eight,
+        );
+        let idat = chunk_data(&small, b"IDAT");
+        let bomb = png_with(2000, 2000, png::ColorType::Rgb, png::BitDepth::Eight, |w| {
+            w.write_chunk(png::chunk::IDAT, &idat)
+        });
+        let started = std::time::Instant::now();
+        for e in [
+            refusal(&bomb),
+            check_image(&bomb, 50_000_000).expect_err("short IDAT"),
+        ] {
+            assert!(matches!(e, PhotoError::Corrupt(_)), "{e:?}");
+        }
+        assert!(started.elapsed().as_secs() < 5);
+    }
+
+    /// The data of every chunk of type `kind`, concatenated.
+    fn chunk_data(png: &[u8], kind: &[u8; 4]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut pos = 8;
+        while pos + 8 <= png.len() {
+            let len = u32::from_be_bytes(png[pos..pos + 4].try_into().unwrap()) as usize;
+            if &png[pos + 4..pos + 8] == kind {
+                out.extend_from_slice(&png[pos + 8..pos + 8 + len]);
+            }
+            pos += 12 + len;
+        }
+        out
     }
 
     #[test]

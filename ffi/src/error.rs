@@ -72,7 +72,8 @@ impl From<CoreError> for FieldError {
                 | PhotoError::TooLarge { .. }
                 | PhotoError::NotAnImage
                 | PhotoError::Corrupt(_)
-                | PhotoError::TooManyPixels { .. },
+                | PhotoError::TooManyPixels { .. }
+                | PhotoError::DataIncomplete { .. },
             ) => FieldError::Photo(message),
             // Grid cells come from the caller (`importGrids`); a bad file is bad input.
             CoreError::Grid(_) => FieldError::InvalidInput(message),

@@ -4,22 +4,73 @@
 //! hundreds of GB of photos a day, and keeping them out of the database keeps its WAL, page cache and
 //! backups small, lets the OS page cache serve reads, and lets an operator move old photos to cheaper
 //! storage. An upload appends to `DIR/blobs/partial/<sha256>` (fsynced per chunk, so the held size a
-//! client is told survives a crash) and becomes visible by an atomic rename once its hash checks out.
+//! client is told survives a crash) and becomes visible by an atomic rename once its hash checks out
+//! and the core's [`check_image`] finds a whole JPEG or PNG of at most [`UploadPolicy::max_pixels`].
+//!
+//! Only devices upload. Each unfinished upload is a `blob_upload` row charged to the device token that
+//! started it: the declared totals of a device's unfinished uploads stay within
+//! [`UploadPolicy::quota_bytes`] (a new one past it is refused with 429 before any byte is written), and
+//! an upload no chunk has moved for [`UploadPolicy::expiry`] is deleted by [`BlobStore::sweep`], which
+//! frees its quota. Resuming one's own upload is not charged again. The same blob sent by two devices at
+//! once is one upload, charged to the device that started it (see [`crate::db::Write::upload_chunk`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
+use gridpatrol_core::photo::check_image;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::db::{Db, UploadRefusal};
 use crate::error::ServerError;
 
 /// The largest blob accepted (a photo is resized to 1600 px on the device: well under 1 MiB).
 pub const MAX_BLOB_BYTES: u64 = 64 * 1024 * 1024;
 /// The largest chunk one PUT may carry.
 pub const MAX_CHUNK_BYTES: usize = 8 * 1024 * 1024;
+
+/// Bounds on photo uploads (the serve flags `--upload-quota-mib`, `--upload-expiry-hours`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadPolicy {
+    /// The most bytes (declared totals) of unfinished uploads one device token may have.
+    pub quota_bytes: u64,
+    /// An unfinished upload no chunk has moved for this long is deleted.
+    pub expiry: Duration,
+    /// The most pixels a stored photo may have. Devices send at most 1600 px on the long edge; the
+    /// margin admits other clients' photos, and bounds what checking one costs (4 bytes a pixel).
+    pub max_pixels: u64,
+}
+
+impl Default for UploadPolicy {
+    fn default() -> Self {
+        UploadPolicy {
+            quota_bytes: 256 * 1024 * 1024,
+            expiry: Duration::from_secs(24 * 3600),
+            max_pixels: 4096 * 4096,
+        }
+    }
+}
+
+/// One PUT of an upload: `bytes` at `offset` of the blob `sha` of `total` bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Chunk<'a> {
+    pub sha: &'a str,
+    pub offset: u64,
+    pub total: u64,
+    pub bytes: &'a [u8],
+}
+
+/// What a sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    /// Unfinished uploads that expired (row and partial file).
+    pub expired: u32,
+    /// Partial files without a row (from before uploads were recorded, or a crash) older than the expiry.
+    pub orphans: u32,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct BlobStatus {
@@ -84,15 +135,23 @@ impl BlobStore {
         })
     }
 
-    /// Appends `bytes` at `offset` of a blob of `total` bytes. The offset must be what the server holds;
-    /// when the last byte arrives the hash is checked, and a mismatch discards the upload.
+    /// Appends `bytes` at `offset` of a blob of `total` bytes, sent by the device token `uploader`.
+    /// The offset must be what the server holds and `total` what the upload started with; a new upload
+    /// must fit the device's quota. When the last byte arrives the hash and then the content are
+    /// checked, and a mismatch or a non-image discards the upload.
     pub fn put(
         &self,
-        sha: &str,
-        offset: u64,
-        total: u64,
-        bytes: &[u8],
+        db: &Db,
+        policy: &UploadPolicy,
+        uploader: &str,
+        chunk: Chunk<'_>,
     ) -> Result<BlobStatus, ServerError> {
+        let Chunk {
+            sha,
+            offset,
+            total,
+            bytes,
+        } = chunk;
         if total == 0 {
             return Err(ServerError::bad_request(
                 "empty_blob",
@@ -120,6 +179,25 @@ impl BlobStore {
                 complete: true,
             });
         }
+        match db.write(|w| w.upload_chunk(sha, uploader, total, policy.quota_bytes))? {
+            Ok(()) => {}
+            Err(UploadRefusal::TotalMismatch { started_with }) => {
+                return Err(ServerError::conflict(
+                    "total_mismatch",
+                    format!(
+                        "this upload was started with total={started_with}, not {total}: every chunk of an upload declares the same total (文件总长度与首次上传不一致)"
+                    ),
+                ));
+            }
+            Err(UploadRefusal::Quota { unfinished, quota }) => {
+                return Err(ServerError::TooMany {
+                    code: "upload_quota",
+                    message: format!(
+                        "this device has {unfinished} bytes of unfinished uploads; {total} more would exceed its quota of {quota}: finish those first, or wait until they expire (未完成的上传已达设备配额)"
+                    ),
+                });
+            }
+        }
         let partial = self.partial_path(sha);
         let held = fs::metadata(&partial).map_or(0, |m| m.len());
         if offset != held {
@@ -139,13 +217,28 @@ impl BlobStore {
                 complete: false,
             });
         }
+        let discard = || -> Result<(), ServerError> {
+            let _ = fs::remove_file(&partial);
+            db.write(|w| w.upload_done(sha))?;
+            Ok(())
+        };
         let actual = hash_file(&partial)?;
         if actual != sha {
-            let _ = fs::remove_file(&partial);
+            discard()?;
             return Err(ServerError::Unprocessable {
                 code: "sha256_mismatch",
                 message: format!(
                     "the uploaded bytes hash to {actual}, not {sha}; the upload was discarded, start again from offset 0 (校验失败，已丢弃，请重新上传)"
+                ),
+            });
+        }
+        // The one image validator is the core's: the same checks a device's photo passed.
+        if let Err(e) = check_image(&fs::read(&partial)?, policy.max_pixels) {
+            discard()?;
+            return Err(ServerError::Unprocessable {
+                code: "not_an_image",
+                message: format!(
+                    "the upload is not a photo this server keeps: {e}; it was discarded (不是有效照片，已丢弃)"
                 ),
             });
         }
@@ -154,10 +247,52 @@ impl BlobStore {
         File::open(&partial)?.sync_all()?;
         fs::rename(&partial, &final_path)?;
         File::open(parent)?.sync_all()?;
+        db.write(|w| w.upload_done(sha))?;
         Ok(BlobStatus {
             held: total,
             complete: true,
         })
+    }
+
+    /// Deletes unfinished uploads no chunk has moved for `expiry` (their rows and partial files, which
+    /// frees their devices' quota), and partial files without a row older than that.
+    pub fn sweep(
+        &self,
+        db: &Db,
+        expiry: Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<SweepReport, ServerError> {
+        let mut report = SweepReport::default();
+        let expiry_ms = i64::try_from(expiry.as_millis()).unwrap_or(i64::MAX);
+        let before_ms = now.timestamp_millis().saturating_sub(expiry_ms);
+        for sha in db.write(|w| w.stale_uploads(before_ms))? {
+            // Under the blob's lock, and only if still stale: a chunk may be arriving right now.
+            let _guard = self.stripe(&sha);
+            if db.write(|w| w.expire_upload(&sha, before_ms))? {
+                remove_if_there(&self.partial_path(&sha))?;
+                report.expired += 1;
+            }
+        }
+        let cutoff = SystemTime::now().checked_sub(expiry);
+        for entry in fs::read_dir(self.dir.join("partial"))? {
+            let entry = entry?;
+            let Some(sha) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if parse_sha256(&sha).is_err() {
+                continue;
+            }
+            let _guard = self.stripe(&sha);
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| cutoff.is_some_and(|c| t < c));
+            if old && !db.write(|w| w.upload_known(&sha))? {
+                remove_if_there(&entry.path())?;
+                report.orphans += 1;
+            }
+        }
+        Ok(report)
     }
 
     pub fn get(&self, sha: &str) -> Result<Option<Vec<u8>>, ServerError> {
@@ -166,6 +301,13 @@ impl BlobStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+fn remove_if_there(path: &Path) -> std::io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 

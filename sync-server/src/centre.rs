@@ -8,7 +8,7 @@ use gridpatrol_core::dispatch::SupervisionPolicy;
 use gridpatrol_core::doc::actor_for;
 use gridpatrol_core::sync::{DeviceLimits, ServerSync};
 
-use crate::blobs::BlobStore;
+use crate::blobs::{BlobStore, UploadPolicy};
 use crate::db::{Db, DbError};
 use crate::error::ServerError;
 use crate::metrics::Metrics;
@@ -24,6 +24,8 @@ pub struct Options {
     pub device_limits: DeviceLimits,
     /// How far ahead a handling deadline may be set (dispatch or extension).
     pub max_deadline: chrono::Duration,
+    /// Photo uploads: per-device quota of unfinished uploads, their expiry, the pixel cap.
+    pub uploads: UploadPolicy,
 }
 
 impl Default for Options {
@@ -33,6 +35,7 @@ impl Default for Options {
             supervision: SupervisionPolicy::default(),
             device_limits: DeviceLimits::default(),
             max_deadline: chrono::Duration::days(90),
+            uploads: UploadPolicy::default(),
         }
     }
 }

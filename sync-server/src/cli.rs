@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use gridpatrol_core::sync::DeviceLimits;
 use serde::Serialize;
 
+use crate::blobs::UploadPolicy;
 use crate::centre::{CommandCentre, Options};
 use crate::connections::Limits;
 use crate::db::{Db, DeviceListing, DeviceSelector};
@@ -58,6 +59,17 @@ struct ServeArgs {
     max_connections: u32,
     #[command(flatten)]
     devices: DeviceLimitArgs,
+    /// MiB of unfinished photo uploads one device may have at once: the declared sizes of the uploads
+    /// it started and has not finished; a new one past it is refused with 429 (每台设备未完成上传配额 MiB).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    upload_quota_mib: u64,
+    /// Hours after its last chunk an unfinished photo upload is deleted, freeing its quota
+    /// (未完成上传的保留小时数).
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=8760))]
+    upload_expiry_hours: u64,
+    /// The expiry in seconds instead, for tests.
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..))]
+    upload_expiry_secs: Option<u64>,
 }
 
 /// What devices may send (SECURITY.md explains each).
@@ -295,6 +307,14 @@ fn open(args: &ServeArgs) -> Result<CommandCentre> {
             ..DeviceLimits::default()
         },
         max_deadline: chrono::Duration::days(d.max_deadline_days),
+        uploads: UploadPolicy {
+            quota_bytes: args.upload_quota_mib * 1024 * 1024,
+            expiry: Duration::from_secs(
+                args.upload_expiry_secs
+                    .unwrap_or(args.upload_expiry_hours * 3600),
+            ),
+            ..UploadPolicy::default()
+        },
         ..Options::default()
     };
     Ok(CommandCentre::open(&args.data, options)?)

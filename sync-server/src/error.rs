@@ -30,6 +30,9 @@ pub enum ServerError {
     Unprocessable { code: &'static str, message: String },
     #[error("{0}")]
     TooLarge(String),
+    /// A per-principal allowance is used up, e.g. a device's unfinished photo uploads (429).
+    #[error("{message}")]
+    TooMany { code: &'static str, message: String },
     /// A request body that stopped arriving for the idle timeout (408).
     #[error("{0}")]
     BodyTimeout(String),
@@ -79,6 +82,7 @@ impl ServerError {
             ServerError::BadRequest { .. } | ServerError::Wire(_) => StatusCode::BAD_REQUEST,
             ServerError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServerError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ServerError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServerError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ServerError::Storage(_) | ServerError::Io(_) | ServerError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -92,7 +96,8 @@ impl ServerError {
             ServerError::Refused { code, .. }
             | ServerError::Conflict { code, .. }
             | ServerError::BadRequest { code, .. }
-            | ServerError::Unprocessable { code, .. } => code,
+            | ServerError::Unprocessable { code, .. }
+            | ServerError::TooMany { code, .. } => code,
             ServerError::NotFound(_) => "not_found",
             ServerError::TooLarge(_) => "too_large",
             ServerError::BodyTimeout(_) => "body_timeout",

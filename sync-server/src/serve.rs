@@ -58,7 +58,8 @@ async fn serve(
     std::io::stdout().flush().ok();
 
     let (stop, stopped) = watch::channel(false);
-    let job = tokio::spawn(supervise(centre.clone(), every, stopped));
+    let job = tokio::spawn(supervise(centre.clone(), every, stopped.clone()));
+    let sweeper = tokio::spawn(sweep_uploads(centre.clone(), stopped));
     let events = centre.clone();
     let app = http::router(centre.clone());
     connections::serve(listener, app, limits, centre, async move {
@@ -70,6 +71,7 @@ async fn serve(
     tracing::info!("stopped accepting; in-flight requests finished");
     let _ = stop.send(true);
     let _ = job.await;
+    let _ = sweeper.await;
     Ok(())
 }
 
@@ -92,6 +94,31 @@ async fn supervise(
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "supervision pass failed"),
             Err(e) => tracing::error!(error = %e, "supervision pass panicked"),
+        }
+    }
+}
+
+/// Deletes expired unfinished photo uploads, a few times per expiry period (at most every 10 minutes).
+async fn sweep_uploads(centre: Arc<CommandCentre>, mut stopped: watch::Receiver<bool>) {
+    let expiry = centre.options.uploads.expiry;
+    let every = (expiry / 4).clamp(Duration::from_millis(250), Duration::from_secs(600));
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopped.changed() => return,
+        }
+        let c = centre.clone();
+        let swept =
+            tokio::task::spawn_blocking(move || c.blobs.sweep(&c.db, expiry, Utc::now())).await;
+        match swept {
+            Ok(Ok(report)) if report.expired + report.orphans > 0 => {
+                tracing::info!(?report, "expired unfinished uploads deleted");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "upload sweep failed"),
+            Err(e) => tracing::error!(error = %e, "upload sweep panicked"),
         }
     }
 }

@@ -129,6 +129,18 @@ pub enum PhotoError {
         "the image has too many pixels: {width}x{height}, the limit is {limit} pixels (图片像素过多)"
     )]
     TooManyPixels { width: u32, height: u32, limit: u64 },
+    /// A JPEG whose entropy-coded data is too short for the size its frame header declares: a small
+    /// photo with an edited header (a decompression bomb), or data lost in transfer. Refused from a walk
+    /// over the markers, before any pixel memory is allocated.
+    #[error(
+        "the image data is shorter than its header claims: {width}x{height} needs at least {needed} bytes of image data, the file has {found} (照片数据不完整)"
+    )]
+    DataIncomplete {
+        width: u32,
+        height: u32,
+        needed: u64,
+        found: u64,
+    },
     #[error("could not resize the image: {0} (图片缩放失败)")]
     Resize(String),
     #[error("could not encode the JPEG: {0} (JPEG 编码失败)")]
@@ -138,14 +150,18 @@ pub enum PhotoError {
 }
 
 /// Which decoder a source went through; becomes [`PhotoMeta::source_format`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SourceFormat {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
     Jpeg,
     Png,
 }
 
-impl SourceFormat {
-    fn as_str(self) -> &'static str {
+pub(crate) use ImageFormat as SourceFormat;
+
+impl ImageFormat {
+    /// `"jpeg"` or `"png"`.
+    pub fn as_str(self) -> &'static str {
         match self {
             SourceFormat::Jpeg => "jpeg",
             SourceFormat::Png => "png",
@@ -210,6 +226,40 @@ pub fn process_photo(input: &[u8], limits: &PhotoLimits) -> Result<ProcessedPhot
         full: full_jpeg,
         thumb: thumb_jpeg,
         meta,
+    })
+}
+
+/// What [`check_image`] found: a JPEG or PNG of these dimensions, whose data decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    pub format: ImageFormat,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Checks that `bytes` are a whole JPEG or PNG of at most `max_pixels`, for a receiver of photos (the
+/// server) that keeps the bytes as they are.
+///
+/// The same checks as [`process_photo`], in the same order: the format from the magic bytes, the
+/// declared size against `max_pixels` from the header alone, for JPEG the marker walk (the file reaches
+/// its end-of-image marker, and its scan data is long enough for the declared size, else
+/// [`PhotoError::DataIncomplete`] without decoding), then a real decode, so that data the header does not
+/// match (a PNG whose IDAT runs short, a damaged JPEG scan) is refused too. The decode allocates the
+/// image once (`width * height * 4` bytes at most), so choose `max_pixels` for the photos expected.
+///
+/// The JPEG data check is a lower bound (2 bits a block): an edited header over scan data dense enough
+/// for the claimed size passes it, and zune-jpeg then fills the blocks the data does not reach (it does
+/// not report running out). Such a file costs what a genuine photo of the claimed size costs, which
+/// `max_pixels` bounds.
+pub fn check_image(bytes: &[u8], max_pixels: u64) -> Result<ImageInfo, PhotoError> {
+    if bytes.is_empty() {
+        return Err(PhotoError::Empty);
+    }
+    let decoded = decode::decode(bytes, max_pixels)?;
+    Ok(ImageInfo {
+        format: decoded.format,
+        width: decoded.image.width,
+        height: decoded.image.height,
     })
 }
 

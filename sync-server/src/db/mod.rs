@@ -12,6 +12,7 @@ mod pool;
 mod principals;
 mod reference;
 mod schema;
+mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -31,6 +32,7 @@ pub use cases::{CaseFilter, CaseOrder, CasePage, CaseRow, ListScope, Supervised}
 pub use pool::{PoolEntry, RouteRow};
 pub use principals::{DeskListing, DeskRow, DeviceListing, DeviceRow, DeviceSelector, WorkerRow};
 pub use reference::{District, RefName};
+pub use uploads::UploadRefusal;
 
 pub const DB_FILE: &str = "server.sqlite3";
 

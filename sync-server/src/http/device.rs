@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::extract::{JsonBody, QueryParams, RawBody};
 use super::{AppState, blocking};
-use crate::blobs::{BlobStatus, parse_sha256};
+use crate::blobs::{BlobStatus, Chunk, parse_sha256};
 use crate::error::ServerError;
 use crate::metrics::add;
 use crate::principal::{DeviceAuth, Principal};
@@ -104,17 +104,28 @@ pub struct PutQuery {
     pub total: u64,
 }
 
+/// Only devices upload (a desk gets 403 `device_only`): each unfinished upload is charged to the
+/// device token that started it.
 pub async fn blob_put(
     State(state): State<AppState>,
-    _who: Principal,
+    device: DeviceAuth,
     Path(sha): Path<String>,
     QueryParams(q): QueryParams<PutQuery>,
     RawBody(body): RawBody,
 ) -> Result<Json<BlobStatus>, ServerError> {
     let sha = parse_sha256(&sha)?;
-    blocking(&state, move |c| c.blobs.put(&sha, q.offset, q.total, &body))
-        .await
-        .map(Json)
+    blocking(&state, move |c| {
+        let chunk = Chunk {
+            sha: &sha,
+            offset: q.offset,
+            total: q.total,
+            bytes: &body,
+        };
+        c.blobs
+            .put(&c.db, &c.options.uploads, &device.token_hash, chunk)
+    })
+    .await
+    .map(Json)
 }
 
 pub async fn blob_get(

@@ -116,8 +116,8 @@ fn api_document() -> Value {
             }},
             "/api/v1/blobs/{sha256}": {
                 "put": {
-                    "summary": "Upload (resume) a photo: the bytes from `offset`; verified against the sha256 when complete; a complete blob is a no-op",
-                    "security": either,
+                    "summary": "Upload (resume) a photo, devices only: the bytes from `offset`; every chunk declares the same `total`; a new upload must fit the device's quota of unfinished uploads (`--upload-quota-mib`), which expire after `--upload-expiry-hours` without a chunk; verified against the sha256 and checked to be a whole JPEG or PNG (at most 4096x4096 pixels) when complete; a complete blob is a no-op",
+                    "security": device,
                     "parameters": [sha,
                         {"name": "offset", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 0}},
                         {"name": "total", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 1, "maximum": crate::blobs::MAX_BLOB_BYTES}}],
@@ -126,9 +126,11 @@ fn api_document() -> Value {
                         "200": {"description": "Held so far", "content": {"application/json": {"schema": schema("BlobStatus")}}},
                         "400": error_responses(&["400"])["400"],
                         "401": error_responses(&["401"])["401"],
-                        "409": {"description": "The offset is not what the server holds (code `offset_mismatch`, with `held`)", "content": {"application/json": {"schema": schema("Error")}}},
+                        "403": {"description": "A desk token (code `device_only`)", "content": {"application/json": {"schema": schema("Error")}}},
+                        "409": {"description": "The offset is not what the server holds (code `offset_mismatch`, with `held`), or the upload was started with another total (code `total_mismatch`)", "content": {"application/json": {"schema": schema("Error")}}},
                         "413": error_responses(&["413"])["413"],
-                        "422": {"description": "The bytes do not hash to the sha256 (code `sha256_mismatch`); the partial upload was discarded", "content": {"application/json": {"schema": schema("Error")}}}
+                        "422": {"description": "The bytes do not hash to the sha256 (code `sha256_mismatch`), or are not a whole JPEG or PNG within the pixel cap (code `not_an_image`); the partial upload was discarded", "content": {"application/json": {"schema": schema("Error")}}},
+                        "429": {"description": "Starting this upload would take the device's unfinished uploads past its quota (code `upload_quota`); nothing was written", "content": {"application/json": {"schema": schema("Error")}}}
                     }
                 },
                 "get": {
