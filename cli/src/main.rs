@@ -141,6 +141,7 @@ enum GridsCommand {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,6 +154,18 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `gridpatrol list | head -1`: when the reader goes away the command ends quietly, as Unix tools do,
+/// instead of panicking in `println!` ("failed printing to stdout: Broken pipe"). Rust ignores SIGPIPE
+/// by default; the default action (end the process) is what a command-line tool wants. Nothing is half
+/// written by it: every store change is one SQLite transaction, committed before output is printed.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -376,3 +376,37 @@ fn an_ambiguous_legacy_code_is_refused_with_the_candidates() {
     );
     assert_eq!(case_count(&store), 0);
 }
+
+/// `gridpatrol list | head -1`: the reader goes away before the list is written. The command ends
+/// quietly (SIGPIPE, as `cat` or `ls` would), not with a Rust panic and a backtrace on stderr.
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("demo");
+    ok(&store, &["demo"]);
+    for args in [&["list"][..], &["--json", "list"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gridpatrol"))
+            .arg("--store")
+            .arg(&store)
+            .args(args)
+            .env_remove("GRIDPATROL_STORE")
+            .env("RUST_BACKTRACE", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before the store is even open: the first write meets a pipe with no reader.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.is_empty(), "{args:?}: stderr {stderr:?}");
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {:?}",
+            out.status
+        );
+    }
+}
