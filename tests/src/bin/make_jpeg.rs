@@ -6,11 +6,17 @@
 use anyhow::{Context, Result};
 use gridpatrol_tests::synthetic_jpeg;
 
+const USAGE: &str = "usage: make_jpeg PATH [WIDTH HEIGHT SEED]";
+
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .context("usage: make_jpeg PATH [WIDTH HEIGHT SEED]")?;
+    let path = args.next().context(USAGE)?;
+    if path == "--help" || path == "-h" {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    // A path that looks like an option is a mistake, not a file to write.
+    anyhow::ensure!(!path.starts_with('-'), "unknown option {path}; {USAGE}");
     let mut number = |default: u64| -> Result<u64> {
         args.next()
             .map_or(Ok(default), |a| a.parse().context("a whole number"))
