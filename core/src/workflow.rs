@@ -320,6 +320,28 @@ impl Role {
     }
 }
 
+/// An action the system takes by itself once a case reaches a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowUp {
+    pub kind: ActionKind,
+    /// The note the timeline shows for it.
+    pub note: &'static str,
+}
+
+/// What follows a stage without anyone acting: a case whose on-site verification passed is closed by
+/// the system (核查通过即结案). The server records it in the same transaction as the change that
+/// reached the stage, so the worker's device sees the case closed after the sync that carried the
+/// verification.
+pub fn follow_up(stage: Stage) -> Option<FollowUp> {
+    match stage {
+        Stage::Verified => Some(FollowUp {
+            kind: ActionKind::Close,
+            note: "核查通过，系统结案 (verified on site; closed by the system)",
+        }),
+        _ => None,
+    }
+}
+
 text_enum!(Role, "role");
 text_enum!(Stage, "stage");
 text_enum!(ActionKind, "action");

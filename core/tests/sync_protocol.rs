@@ -242,11 +242,26 @@ fn the_full_loop_with_verification_offline() {
     a.store
         .verify(id, true, Some("已清理".into()), &[])
         .unwrap();
-    sync_all(&mut a, &mut s);
-    assert_eq!(s.read(id).stage(), Some(Stage::Verified));
-    s.desk(id, ActionKind::Close, Role::System, "system");
-    sync_all(&mut a, &mut s);
+    // One round trip: the server records the verification and, in the same request, the system's
+    // closure, which the device receives in the answer (the next round only acknowledges it).
+    sync_once(&mut a, &mut s);
+    assert_eq!(s.read(id).stage(), Some(Stage::Closed));
     assert_eq!(a.store.case(id).unwrap().stage(), Some(Stage::Closed));
+    sync_all(&mut a, &mut s);
+    let close = a
+        .store
+        .case(id)
+        .unwrap()
+        .timeline
+        .entries
+        .last()
+        .unwrap()
+        .event
+        .clone();
+    assert_eq!(
+        (close.action, close.role),
+        (ActionKind::Close, Role::System)
+    );
     assert!(a.store.tasks().unwrap().is_empty());
     assert_same(&a, &mut s, id);
 }

@@ -1,14 +1,14 @@
 //! The device side: enrollment and one sync call = one transaction. New cases enter the dispatch pool in
 //! the same transaction that stores them, so a case that was acknowledged is always in the pool, once.
-//! After the commit, a case the worker verified on site is closed by the server.
+//! A case the worker verified on site is closed by the server in that same transaction (the core's
+//! `workflow::follow_up`), so the device receives the closure in the answer to the sync that carried
+//! the verification.
 
 use chrono::{DateTime, Utc};
 use gridpatrol_core::case::CaseId;
 use gridpatrol_core::sync::rules::reserved_device_id;
-use gridpatrol_core::sync::server::ActionError;
+use gridpatrol_core::sync::server::{ActionError, SyncBackend};
 use gridpatrol_core::sync::{Prepared, ServerFacts, SyncError, SyncRequest, SyncResponse};
-use gridpatrol_core::timeline::{Hlc, TimelineEvent};
-use gridpatrol_core::workflow::{ActionKind, Role, Stage};
 use serde::Serialize;
 
 use crate::centre::CommandCentre;
@@ -169,6 +169,14 @@ impl CommandCentre {
                     Some(&format!("{}: {}", refusal.kind.code(), refusal.reason)),
                 )?;
             }
+            for (case, action) in &outcome.followed_up {
+                w.audit(
+                    "system",
+                    action.kind.as_str(),
+                    Some(*case),
+                    Some(action.note),
+                )?;
+            }
             Ok::<_, ServerError>(outcome)
         })?;
         for (case, refusal) in &outcome.refused {
@@ -181,42 +189,31 @@ impl CommandCentre {
             &self.metrics.sync_docs_out,
             outcome.response.docs.len() as u64,
         );
-        for case in &outcome.changed_cases {
-            if let Err(e) = self.close_if_verified(*case) {
-                // The sync is committed; supervision's sweep closes the case later.
-                tracing::error!(case = %case, error = %e, "closing a verified case failed");
-            }
+        for (case, _) in &outcome.followed_up {
+            add(&self.metrics.auto_closed, 1);
+            tracing::info!(case = %case, "verified case closed");
         }
         Ok(outcome.response)
     }
 
-    /// Closes a case whose valid verification passed (the worker checked on site). Returns whether it did.
+    /// What the system does by itself for a case that reached a stage without it (a sync that failed
+    /// after committing, data from before the follow-up was recorded in the sync): the sweep of
+    /// supervision calls it for verified cases. Returns whether it recorded anything.
     pub fn close_if_verified(&self, case: CaseId) -> Result<bool, ServerError> {
         let closed = self.db.write(|w| {
-            let Some(row) = w.case_row(case)? else {
+            let Some(mut doc) = w.load(case)? else {
                 return Ok(false);
             };
-            if row.stage != Stage::Verified {
+            let Some(action) = self.sync.follow_up(w, &mut doc, Utc::now())? else {
                 return Ok(false);
-            }
-            let mut event = TimelineEvent::new(
-                ActionKind::Close,
+            };
+            w.audit(
                 "system",
-                Role::System,
-                Hlc {
-                    wall_ms: 0,
-                    counter: 0,
-                },
-            );
-            event.note = Some("核查通过，系统结案 (verified on site; closed by the system)".into());
-            match self.sync.record(w, case, event, Utc::now()) {
-                Ok(_) => {
-                    w.audit("system", "close", Some(case), Some("verification passed"))?;
-                    Ok(true)
-                }
-                Err(ActionError::Refused(_)) | Err(ActionError::NoSuchCase(_)) => Ok(false),
-                Err(e) => Err(action_error(case, e)),
-            }
+                action.kind.as_str(),
+                Some(case),
+                Some(action.note),
+            )?;
+            Ok::<_, ServerError>(true)
         })?;
         if closed {
             add(&self.metrics.auto_closed, 1);

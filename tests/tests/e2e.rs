@@ -426,6 +426,12 @@ fn the_closed_loop_across_devices_desks_and_a_real_server() {
         .verify(rework_case, true, None, &[])
         .unwrap();
     devices[rework_dev].sync();
+    // The server closed the case in the sync that carried the verification: the PDA shows it closed
+    // (已结案) at once, with no second sync.
+    assert_eq!(
+        devices[rework_dev].store.case(rework_case).unwrap().stage(),
+        Some(Stage::Closed)
+    );
     for d in devices.iter_mut() {
         d.sync();
     }

@@ -26,7 +26,7 @@ use super::wire::{DocPull, DocPush, DocStatus, Head, SyncRequest, SyncResponse};
 use crate::case::{Case, CaseId, PhotoRef};
 use crate::doc::{CaseDoc, actor_for};
 use crate::timeline::TimelineEvent;
-use crate::workflow::ActionKind;
+use crate::workflow::{self, ActionKind, Role};
 
 /// What an authenticated device may see and touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,6 +220,9 @@ pub struct SyncOutcome {
     pub changed_cases: Vec<CaseId>,
     /// Cases refused, with why (for the audit log).
     pub refused: Vec<(CaseId, Refusal)>,
+    /// Cases the system moved on by itself after the device's changes (a passed verification closes
+    /// the case), in the same request: the device receives the closure in this response.
+    pub followed_up: Vec<(CaseId, workflow::FollowUp)>,
 }
 
 impl ServerSync {
@@ -366,9 +369,12 @@ impl ServerSync {
                 });
                 continue;
             }
-            let (pull, status) = self
+            let (pull, status, followed) = self
                 .accept_push(backend, scope, facts, push)
                 .map_err(SyncError::Backend)?;
+            if let Some(action) = followed {
+                out.followed_up.push((CaseId(push.case), action));
+            }
             match status {
                 PushStatus::New => out.new_cases.push(CaseId(push.case)),
                 PushStatus::Changed => out.changed_cases.push(CaseId(push.case)),
@@ -396,7 +402,7 @@ impl ServerSync {
         scope: &DeviceScope,
         facts: &ServerFacts<'_>,
         push: &PreparedPush,
-    ) -> Result<(DocPull, PushStatus), B::Error> {
+    ) -> Result<(DocPull, PushStatus, Option<workflow::FollowUp>), B::Error> {
         let case_id = CaseId(push.case);
         let refused = |r: Refusal| {
             let pull = DocPull {
@@ -408,7 +414,7 @@ impl ServerSync {
                 heads: Vec::new(),
                 changes: Vec::new(),
             };
-            (pull, PushStatus::Refused(r))
+            (pull, PushStatus::Refused(r), None)
         };
         let changes = match &push.changes {
             Ok(c) => c,
@@ -424,6 +430,11 @@ impl ServerSync {
                 Err(r) => return Ok(refused(r)),
             },
         };
+        let followed = if status == PushStatus::Changed {
+            self.follow_up(backend, &mut doc, facts.now)?
+        } else {
+            None
+        };
         backend.set_device_heads(&scope.device_id, case_id, &push.heads)?;
         let pull = DocPull {
             case: push.case,
@@ -431,7 +442,33 @@ impl ServerSync {
             heads: heads_to_wire(&doc.heads()),
             changes: encode_changes(doc.changes_since(&push.heads)),
         };
-        Ok((pull, status))
+        Ok((pull, status, followed))
+    }
+
+    /// What the system does by itself once a case reaches a stage ([`workflow::follow_up`]), recorded
+    /// in the same transaction as the changes that got it there. Returns the action recorded, if any;
+    /// a follow-up the timeline does not allow (a clock anomaly) is left for the server's sweep.
+    pub fn follow_up<B: SyncBackend>(
+        &self,
+        backend: &mut B,
+        doc: &mut CaseDoc,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<workflow::FollowUp>, B::Error> {
+        let Ok(case) = doc.read() else {
+            return Ok(None);
+        };
+        let Some(action) = case.timeline.stage.and_then(workflow::follow_up) else {
+            return Ok(None);
+        };
+        // `record_on` stamps it after everything the case has seen.
+        let stamp = case.timeline.next_stamp(now);
+        let mut event = TimelineEvent::new(action.kind, "system", Role::System, stamp);
+        event.note = Some(action.note.into());
+        match self.record_on(backend, doc, &case, event, now) {
+            Ok(_) => Ok(Some(action)),
+            Err(ActionError::Backend(e)) => Err(e),
+            Err(_) => Ok(None),
+        }
     }
 
     /// A device's changes to a case the server has: checked, merged, saved; or refused with nothing
@@ -750,7 +787,7 @@ impl ServerSync {
         &self,
         backend: &mut B,
         case: CaseId,
-        mut event: TimelineEvent,
+        event: TimelineEvent,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Case, ActionError<B::Error>> {
         let mut doc = backend
@@ -758,6 +795,18 @@ impl ServerSync {
             .map_err(ActionError::Backend)?
             .ok_or(ActionError::NoSuchCase(case))?;
         let before = doc.read().map_err(ActionError::Document)?;
+        self.record_on(backend, &mut doc, &before, event, now)
+    }
+
+    /// [`ServerSync::record`] on a document already loaded (`before` is what it reads as).
+    fn record_on<B: SyncBackend>(
+        &self,
+        backend: &mut B,
+        doc: &mut CaseDoc,
+        before: &Case,
+        mut event: TimelineEvent,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Case, ActionError<B::Error>> {
         before.timeline.check(event.action, event.role)?;
         event.at = before.timeline.next_stamp(now);
         if before.timeline.latest.is_some_and(|l| event.at <= l) {
@@ -779,7 +828,7 @@ impl ServerSync {
             return Err(ActionError::Flagged(reason.clone()));
         }
         backend
-            .save(&mut doc, &after, &changes)
+            .save(doc, &after, &changes)
             .map_err(ActionError::Backend)?;
         Ok(after)
     }

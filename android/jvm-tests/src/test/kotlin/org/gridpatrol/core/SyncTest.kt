@@ -133,8 +133,7 @@ class SyncTest {
             val pushed = store.sync(RecordingListener())
             assertEquals(1u, pushed.pushed)
             assertEquals(2u, pushed.photosUploaded)
-            // The server closes a verified case right after the sync that brought the verification.
-            store.sync(RecordingListener())
+            // The server closes a verified case in the sync that brought the verification.
             val closed = store.showCase(id)
             assertEquals(Stage.CLOSED, closed.stage)
             assertEquals(CaseAction.CLOSE, closed.timeline.last().action)
