@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzes what a device sends the server: the sync envelope decoder and the change validator (preflight,
-# automerge's decoder and the write rules against a real case on the protocol).
+# Fuzzes what a device sends the server: the sync envelope decoder, the change rules (preflight,
+# automerge's decoder and the shape rules: fast, for volume) and the change validator (all of that, then
+# the merge and the rules after it against a real case on the protocol: slow, for depth).
+#   FUZZ_TARGETS="change_rules" bash scripts/fuzz.sh ...   # some targets only
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET]        # default 20: the brief run the test command makes
 #   bash scripts/fuzz.sh 0 RUNS                      # a fixed number of executions per target instead
 # Needs cargo-fuzz (installed here if missing). libFuzzer's instrumentation needs unstable rustc flags:
@@ -15,7 +17,7 @@ corpus_root="${FUZZ_CORPUS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gridpatrol/fuzz-
 command -v cargo-fuzz >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo-fuzz" ] ||
   cargo install --locked cargo-fuzz
 export RUSTC_BOOTSTRAP=1
-for target in sync_decode change_validator; do
+for target in ${FUZZ_TARGETS:-sync_decode change_rules change_validator}; do
   mkdir -p "$corpus_root/$target"
   args=(-max_len=65536 -rss_limit_mb=2048 -print_final_stats=1)
   if [ "$runs" -gt 0 ]; then

@@ -4,6 +4,7 @@
 
 use arbitrary::Arbitrary;
 use automerge::ChangeHash;
+use automerge::legacy::OpType;
 use chrono::Utc;
 use gridpatrol_core::case::{Case, CaseEdit, CaseId, Location, PhotoRef};
 use gridpatrol_core::catalog::Catalog;
@@ -11,6 +12,7 @@ use gridpatrol_core::doc::actor_for;
 use gridpatrol_core::grid::{GeneratedDistrict, GridIndex};
 use gridpatrol_core::store::{DeviceStore, NewReport};
 use gridpatrol_core::sync::memory::MemoryBackend;
+use gridpatrol_core::sync::rules::{Created, Lists, check_shape};
 use gridpatrol_core::sync::server::{SyncBackend, encode_changes, heads_to_wire};
 use gridpatrol_core::sync::{DeviceScope, DocPush, DocStatus, ServerFacts, ServerSync, SyncRequest};
 use gridpatrol_core::timeline::{Hlc, TimelineEvent};
@@ -71,6 +73,8 @@ pub struct World {
     server: Server,
     case: CaseId,
     before: Case,
+    /// The existing case's lists, as the server finds them before checking a push.
+    lists: Lists,
     /// Real changes of a device: evidence and an edit on the existing case, and a new case's report.
     bases: Vec<Vec<u8>>,
     new_case: CaseId,
@@ -163,19 +167,21 @@ impl World {
         doc.append(&edit, &[]).unwrap();
         bases.extend(encode_changes(doc.changes_since(&heads)));
         let before = server.read(case);
+        let lists = Lists::of(&server.backend.load(case).unwrap().unwrap()).unwrap();
         World {
             server,
             case,
             before,
+            lists,
             bases,
             new_case,
             _dir: dir,
         }
     }
 
-    /// Pushes the input against a copy of the server and checks what came of it.
-    pub fn check(&self, input: &Input) {
-        let changes: Vec<Vec<u8>> = input
+    /// The change bytes an input stands for.
+    fn changes(&self, input: &Input) -> Vec<Vec<u8>> {
+        input
             .changes
             .iter()
             .take(8)
@@ -190,7 +196,45 @@ impl World {
                     bytes
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// The fast half, for volume: the input through the server's preparation (preflight, automerge's
+    /// change decoder, the actor binding) and the shape rules against the real case's lists, with no
+    /// copy of the server and no merge. Nothing may panic, and a change the shape rules pass for an
+    /// existing case neither deletes nor overwrites.
+    pub fn check_rules(&self, input: &Input) {
+        let case = if input.new_case { self.new_case } else { self.case };
+        let request = SyncRequest {
+            cursor: 0,
+            docs: vec![DocPush { case: case.0, heads: vec![], changes: self.changes(input) }],
+        };
+        let prepared = self.server.sync.prepare(&self.server.scope, &request).unwrap();
+        let Ok(decoded) = &prepared.docs[0].changes else { return };
+        let mut created = Created::default();
+        if input.new_case {
+            if let Some((first, rest)) = decoded.split_first() {
+                if check_shape(&first.ops, &Lists::default(), true, &mut created).is_ok() {
+                    for d in rest {
+                        let _ = check_shape(&d.ops, &Lists::default(), false, &mut created);
+                    }
+                }
+            }
+            return;
+        }
+        for d in decoded {
+            if check_shape(&d.ops, &self.lists, false, &mut created).is_ok() {
+                for op in &d.ops.operations {
+                    assert!(op.pred.is_empty(), "passed an overwrite: {op:?}");
+                    assert!(!matches!(op.action, OpType::Delete), "passed a delete: {op:?}");
+                }
+            }
+        }
+    }
+
+    /// Pushes the input against a copy of the server and checks what came of it.
+    pub fn check(&self, input: &Input) {
+        let changes = self.changes(input);
         let case = if input.new_case { self.new_case } else { self.case };
         let mut server = self.server.clone();
         let heads: Vec<ChangeHash> = vec![];
