@@ -1,4 +1,4 @@
-//! Device store budgets (DESIGN.md): record a report (median <= 1 ms), open a store holding 10,000
+//! Device store budgets (BENCHMARKS.md): record a report (median <= 1 ms), open a store holding 10,000
 //! cases and list them (<= 50 ms).
 //!
 //! cargo bench -p gridpatrol-core --bench device

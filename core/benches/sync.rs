@@ -1,4 +1,4 @@
-//! Sync protocol budgets (DESIGN.md), measured on real device stores (SQLite) and the protocol's
+//! Sync protocol budgets (BENCHMARKS.md), measured on real device stores (SQLite) and the protocol's
 //! in-memory server backend, every message through the wire encoding; the baseline is automerge's own
 //! per-document sync protocol run on the same documents in the same run.
 //!

@@ -1,4 +1,4 @@
-//! Server budgets on loopback (DESIGN.md): merge + route throughput with several devices syncing
+//! Server budgets on loopback (BENCHMARKS.md): merge + route throughput with several devices syncing
 //! concurrently (≥ 2,000 reports/s on SQLite), server RSS after 10,000 documents, and the 1,000-report
 //! sync over real HTTP (round trips, wire bytes against the automerge bytes carried).
 //!
