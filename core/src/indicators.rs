@@ -83,6 +83,68 @@ impl Default for IndicatorPolicy {
     }
 }
 
+/// How an indicator is named where people read it (the assessment table, its CSV): the field of
+/// [`Indicators`], the Chinese name the seeds use and the English beside it. In display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct IndicatorLabel {
+    pub key: &'static str,
+    pub zh: &'static str,
+    pub en: &'static str,
+    /// A rate (0..=1, or none when its denominator is 0) rather than a count.
+    pub rate: bool,
+}
+
+const fn count(key: &'static str, zh: &'static str, en: &'static str) -> IndicatorLabel {
+    IndicatorLabel {
+        key,
+        zh,
+        en,
+        rate: false,
+    }
+}
+
+const fn rate(key: &'static str, zh: &'static str, en: &'static str) -> IndicatorLabel {
+    IndicatorLabel {
+        key,
+        zh,
+        en,
+        rate: true,
+    }
+}
+
+/// The indicators the assessment shows, in order.
+pub const INDICATOR_LABELS: &[IndicatorLabel] = &[
+    count("reported", "上报数", "Reported"),
+    count("valid_reports", "有效上报数", "Valid reports"),
+    count("dispatched", "派遣数", "Dispatched"),
+    count("due_for_handling", "应处置数", "Due for handling"),
+    count("handled", "处置数", "Handled"),
+    count("handled_on_time", "按期处置数", "Handled on time"),
+    count("due_for_closure", "应结案数", "Due for closure"),
+    count("closed", "结案数", "Closed"),
+    count("reworked", "返工数", "Reworked"),
+    count("overdue_open", "超期待处置数", "Overdue open"),
+    rate("on_time_handling_rate", "按期处置率", "On-time handling"),
+    rate("handling_rate", "处置率", "Handling rate"),
+    rate("closure_rate", "结案率", "Closure rate"),
+    rate("on_time_closure_rate", "按时结案率", "Closed on time"),
+    rate("rework_rate", "返工率", "Rework rate"),
+    rate("overdue_open_rate", "超期待处置率", "Overdue-open rate"),
+    rate("extension_rate", "延期率", "Extension rate"),
+    rate("valid_report_rate", "有效上报率", "Valid report rate"),
+    rate(
+        "on_time_verification_rate",
+        "按时核查率",
+        "On-time verification",
+    ),
+    rate(
+        "on_time_registration_rate",
+        "按时立案率",
+        "On-time registration",
+    ),
+    rate("accurate_dispatch_rate", "准确派遣率", "Accurate dispatch"),
+];
+
 /// The figures of one group over one period. Rates are `None` when their denominator is 0.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Indicators {
@@ -560,6 +622,31 @@ pub fn score(ind: &Indicators, weights: &ScoreWeights) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_label_names_a_field_of_the_indicators_with_its_kind() {
+        let json = serde_json::to_value(super::Indicators::default()).unwrap();
+        let fields = json.as_object().unwrap();
+        for l in super::INDICATOR_LABELS {
+            let value = fields
+                .get(l.key)
+                .unwrap_or_else(|| panic!("no field {}", l.key));
+            assert_eq!(
+                value.is_null(),
+                l.rate,
+                "{}: rates are null when empty, counts are 0",
+                l.key
+            );
+        }
+        let mut keys: Vec<_> = super::INDICATOR_LABELS.iter().map(|l| l.key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(
+            keys.len(),
+            super::INDICATOR_LABELS.len(),
+            "a key named twice"
+        );
+    }
+
     use super::*;
     use chrono::TimeZone;
 

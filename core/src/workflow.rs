@@ -143,6 +143,24 @@ impl Stage {
             Stage::SpecialClosed => "特殊结案",
         }
     }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Stage::Reported => "Reported",
+            Stage::Registered => "Registered",
+            Stage::Rejected => "Rejected",
+            Stage::Dispatched => "Dispatched",
+            Stage::Accepted => "Accepted",
+            Stage::Returned => "Returned",
+            Stage::Handled => "Handled",
+            Stage::FeedbackGiven => "Feedback given",
+            Stage::VerificationRequested => "To verify",
+            Stage::Verified => "Verified",
+            Stage::Rework => "Rework",
+            Stage::Closed => "Closed",
+            Stage::SpecialClosed => "Specially closed",
+        }
+    }
 }
 
 impl ActionKind {
@@ -207,6 +225,28 @@ impl ActionKind {
             ActionKind::AddEvidence => "补充材料",
             ActionKind::Edit => "修改",
             ActionKind::Remind => "督办",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            ActionKind::Report => "Report",
+            ActionKind::Register => "Register",
+            ActionKind::Reject => "Reject",
+            ActionKind::Dispatch => "Dispatch",
+            ActionKind::Accept => "Accept",
+            ActionKind::Return => "Return",
+            ActionKind::Handle => "Handle",
+            ActionKind::Feedback => "Feedback",
+            ActionKind::RequestVerification => "Request verification",
+            ActionKind::VerifyPass => "Verified: fixed",
+            ActionKind::VerifyFail => "Verified: not fixed",
+            ActionKind::Close => "Close",
+            ActionKind::Extend => "Extend",
+            ActionKind::SpecialClose => "Special close",
+            ActionKind::AddEvidence => "Add evidence",
+            ActionKind::Edit => "Edit",
+            ActionKind::Remind => "Remind",
         }
     }
 
@@ -316,6 +356,26 @@ impl Role {
             Role::Department => "department",
             Role::Supervisor => "supervisor",
             Role::System => "system",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::GridWorker => "网格员",
+            Role::Dispatcher => "派遣员",
+            Role::Department => "专业部门",
+            Role::Supervisor => "值班长/监督",
+            Role::System => "系统",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Role::GridWorker => "Grid worker",
+            Role::Dispatcher => "Dispatcher",
+            Role::Department => "Department",
+            Role::Supervisor => "Supervisor",
+            Role::System => "System",
         }
     }
 }

@@ -21,6 +21,22 @@ export interface Me {
   department: string | null;
 }
 
+/** A stage, action or role with its labels (GET /api/v1/workflow). */
+export interface Term {
+  code: string;
+  zh: string;
+  en: string;
+}
+
+export interface Workflow {
+  /** In the order of the closed loop. */
+  stages: (Term & { terminal: boolean; with_department: boolean })[];
+  actions: Term[];
+  roles: Term[];
+  /** The assessment's figures, in the order it shows them. */
+  indicators: { key: string; zh: string; en: string; rate: boolean }[];
+}
+
 /** What needs the command centre's attention (GET /api/v1/notices). */
 export interface Notice {
   code: string;
@@ -48,7 +64,8 @@ export interface CaseRow {
   dispatched_at: string | null;
   overdue: boolean;
   escalated: boolean;
-  deadline_state?: DeadlineState;
+  /** Measured by the server on the case's clock and the work calendar. */
+  deadline_state: DeadlineState;
   reporter: string;
   verifier: string | null;
   address: string;
@@ -264,6 +281,10 @@ export const api = {
   },
   notices() {
     return json<Notice[]>('GET', '/api/v1/notices');
+  },
+  /** The workflow's words and the indicators, with the core's labels in both languages. */
+  workflow() {
+    return json<Workflow>('GET', '/api/v1/workflow');
   },
   /** The latest audit entries (supervisors only). */
   audit(limit = 200) {

@@ -1,5 +1,7 @@
 // Every label in Simplified Chinese and English; Chinese first, as the command centre works in it.
 
+import type { Term, Workflow } from './api';
+
 export type Lang = 'zh' | 'en';
 
 const LANG_KEY = 'gridpatrol.lang';
@@ -37,11 +39,6 @@ const T = {
   live_on: ['实时', 'Live'],
   live_off: ['离线', 'Offline'],
   scope: ['辖区', 'Scope'],
-  role_dispatcher: ['派遣员', 'Dispatcher'],
-  role_supervisor: ['值班长/监督', 'Supervisor'],
-  role_department: ['专业部门', 'Department'],
-  role_grid_worker: ['网格员', 'Grid worker'],
-  role_system: ['系统', 'System'],
   map: ['网格地图', 'Grid map'],
   cell: ['网格', 'Cell'],
   cells: ['网格', 'cells'],
@@ -106,7 +103,6 @@ const T = {
   sup_empty: ['没有临近或超期的案件', 'No case approaching or past its deadline'],
   sup_run: ['立即执行督办巡检', 'Run supervision now'],
   sup_ran: ['督办巡检完成', 'Supervision pass done'],
-  remind: ['督办提醒', 'Remind'],
   reminded: ['已发送督办提醒', 'Reminder recorded'],
   overdue_n: ['超期', 'overdue'],
   approaching_n: ['临期', 'approaching'],
@@ -161,49 +157,22 @@ export function tf(key: Key, vars: Record<string, string | number>): string {
   return t(key).replace(/\{(\w+)\}/g, (all, name: string) => (name in vars ? String(vars[name]) : all));
 }
 
-const STAGES: Record<string, [string, string]> = {
-  reported: ['已上报', 'Reported'],
-  registered: ['已立案', 'Registered'],
-  rejected: ['不予立案', 'Rejected'],
-  dispatched: ['已派遣', 'Dispatched'],
-  accepted: ['处置中', 'Accepted'],
-  returned: ['已回退', 'Returned'],
-  handled: ['已处置', 'Handled'],
-  feedback_given: ['已反馈', 'Feedback given'],
-  verification_requested: ['待核查', 'To verify'],
-  verified: ['已核查', 'Verified'],
-  rework: ['返工', 'Rework'],
-  closed: ['已结案', 'Closed'],
-  special_closed: ['特殊结案', 'Specially closed'],
+// The workflow's words and the indicators are the core's, served by GET /api/v1/workflow and set at
+// sign-in: the dashboard keeps no copies of them (copies drift). Before they arrive, a code shows as is.
+let words: Workflow = { stages: [], actions: [], roles: [], indicators: [] };
+const pick = (list: Term[], code: string | null | undefined): string | null => {
+  const w = list.find((x) => x.code === code);
+  return w ? (lang === 'zh' ? w.zh : w.en) : null;
 };
 
-export const STAGE_ORDER = Object.keys(STAGES);
+export function setWorkflow(w: Workflow): void {
+  words = w;
+}
 
 export function stageLabel(s: string | null | undefined): string {
   if (!s) return '—';
-  const p = STAGES[s];
-  return p ? (lang === 'zh' ? p[0] : p[1]) : s;
+  return pick(words.stages, s) ?? s;
 }
-
-const ACTIONS: Record<string, [string, string]> = {
-  report: ['上报', 'Report'],
-  register: ['立案', 'Register'],
-  reject: ['不予立案', 'Reject'],
-  dispatch: ['派遣', 'Dispatch'],
-  accept: ['签收', 'Accept'],
-  return: ['回退', 'Return'],
-  handle: ['处置', 'Handle'],
-  feedback: ['反馈', 'Feedback'],
-  request_verification: ['派发核查', 'Request verification'],
-  verify_pass: ['核查通过', 'Verified: fixed'],
-  verify_fail: ['核查不通过', 'Verified: not fixed'],
-  close: ['结案', 'Close'],
-  extend: ['延期', 'Extend'],
-  special_close: ['特殊结案', 'Special close'],
-  add_evidence: ['补充证据', 'Add evidence'],
-  edit: ['修改', 'Edit'],
-  remind: ['督办提醒', 'Remind'],
-};
 
 /** What the audit log records besides workflow actions. */
 const AUDIT_ACTIONS: Record<string, readonly [string, string]> = {
@@ -224,14 +193,12 @@ export function auditActionLabel(a: string): string {
 }
 
 export function actionLabel(a: string): string {
-  const p = ACTIONS[a];
-  return p ? (lang === 'zh' ? p[0] : p[1]) : a;
+  return pick(words.actions, a) ?? a;
 }
 
 export function roleLabel(r: string | null | undefined): string {
   if (!r) return '—';
-  const k = `role_${r}` as Key;
-  return k in T ? t(k) : r;
+  return pick(words.roles, r) ?? r;
 }
 
 export function deadlineLabel(s: string | null | undefined): string {
@@ -247,30 +214,10 @@ export function deadlineLabel(s: string | null | undefined): string {
   }
 }
 
-/** The indicators the assessment shows, with the core's field names. */
-export const INDICATORS: { key: string; zh: string; en: string; rate?: boolean }[] = [
-  { key: 'reported', zh: '上报数', en: 'Reported' },
-  { key: 'valid_reports', zh: '有效上报数', en: 'Valid reports' },
-  { key: 'dispatched', zh: '派遣数', en: 'Dispatched' },
-  { key: 'due_for_handling', zh: '应处置数', en: 'Due for handling' },
-  { key: 'handled', zh: '处置数', en: 'Handled' },
-  { key: 'handled_on_time', zh: '按期处置数', en: 'Handled on time' },
-  { key: 'due_for_closure', zh: '应结案数', en: 'Due for closure' },
-  { key: 'closed', zh: '结案数', en: 'Closed' },
-  { key: 'reworked', zh: '返工数', en: 'Reworked' },
-  { key: 'overdue_open', zh: '超期待处置数', en: 'Overdue open' },
-  { key: 'on_time_handling_rate', zh: '按期处置率', en: 'On-time handling', rate: true },
-  { key: 'handling_rate', zh: '处置率', en: 'Handling rate', rate: true },
-  { key: 'closure_rate', zh: '结案率', en: 'Closure rate', rate: true },
-  { key: 'on_time_closure_rate', zh: '按时结案率', en: 'Closed on time', rate: true },
-  { key: 'rework_rate', zh: '返工率', en: 'Rework rate', rate: true },
-  { key: 'overdue_open_rate', zh: '超期待处置率', en: 'Overdue-open rate', rate: true },
-  { key: 'extension_rate', zh: '延期率', en: 'Extension rate', rate: true },
-  { key: 'valid_report_rate', zh: '有效上报率', en: 'Valid report rate', rate: true },
-  { key: 'on_time_verification_rate', zh: '按时核查率', en: 'On-time verification', rate: true },
-  { key: 'on_time_registration_rate', zh: '按时立案率', en: 'On-time registration', rate: true },
-  { key: 'accurate_dispatch_rate', zh: '准确派遣率', en: 'Accurate dispatch', rate: true },
-];
+/** The indicators the assessment shows, in order, with the core's field names. */
+export function indicators(): Workflow['indicators'] {
+  return words.indicators;
+}
 
 export function indicatorLabel(i: { zh: string; en: string }): string {
   return lang === 'zh' ? i.zh : i.en;

@@ -4,7 +4,7 @@
 import './style.css';
 import { ApiError, api, getToken, setToken, setUnauthorizedHandler } from './api';
 import { h, mount, toast } from './dom';
-import { getLang, roleLabel, setLang, t } from './i18n';
+import { getLang, roleLabel, setLang, setWorkflow, t } from './i18n';
 import { connect, disconnect } from './live';
 import { session } from './state';
 import { renderOverview } from './views/overview';
@@ -37,6 +37,15 @@ async function signIn(token: string): Promise<string | null> {
     return String(e);
   }
   setToken(token);
+  try {
+    // Every stage, action and role label on screen is the core's: loaded before the first view.
+    setWorkflow(await api.workflow());
+  } catch (e) {
+    setToken(null);
+    session.me = null;
+    if (e instanceof ApiError) return e.status === 0 ? t('err_network') : e.message;
+    return String(e);
+  }
   void loadNotices();
   connect(token, (up) => {
     liveUp = up;

@@ -46,22 +46,3 @@ export function countdown(deadline: string | number | null | undefined, now: num
   span = days > 0 ? `${days} d ${hours} h` : hours > 0 ? `${hours} h ${pad(m)} min` : `${m} min`;
   return late ? `overdue ${span}` : `${span} left`;
 }
-
-/** Stages in which a department holds the case and its clock runs (core `Stage::is_with_department`). */
-export const WITH_DEPARTMENT = ['dispatched', 'accepted', 'rework'];
-
-/**
- * A list row's deadline state: the server's when it sends one; else estimated on the wall clock (the
- * server measures working hours, so this is only a fallback), warning when a quarter of the time is left.
- */
-export function rowDeadlineState(
-  r: { stage: string; deadline: string | null; dispatched_at: string | null; deadline_state?: string },
-  now: number,
-): 'no_deadline' | 'on_time' | 'approaching' | 'overdue' {
-  if (r.deadline_state) return r.deadline_state as 'no_deadline' | 'on_time' | 'approaching' | 'overdue';
-  if (!WITH_DEPARTMENT.includes(r.stage) || !r.deadline) return 'no_deadline';
-  const d = new Date(r.deadline).getTime();
-  if (now > d) return 'overdue';
-  const start = r.dispatched_at ? new Date(r.dispatched_at).getTime() : d;
-  return d - now <= 0.25 * (d - start) ? 'approaching' : 'on_time';
-}

@@ -400,6 +400,11 @@ test('the closed loop, live in the browser', async (t) => {
     const approachingTotal = (await call('GET', '/api/v1/cases?deadline_state=approaching&limit=1', token('d-supervisor'))).json.total;
     assert.ok(overdueTotal >= 1);
     assert.equal(await supervisor.textContent('#supervision .page-head .count'), `超期 ${overdueTotal} · 临期 ${approachingTotal}`);
+    // Action labels are the core's (GET /api/v1/workflow), not a copy kept in the dashboard.
+    const words = (await call('GET', '/api/v1/workflow', token('d-supervisor'))).json;
+    const remindWord = words.actions.find((a) => a.code === 'remind').zh;
+    assert.equal(remindWord, '督办');
+    assert.equal(await supervisor.textContent(`#supervision tr[data-id="${late.id}"] button.remind`), remindWord);
     await supervisor.click(`#supervision tr[data-id="${late.id}"] button.remind`);
     await supervisor.waitForFunction((id) => document.querySelector(`#supervision tr[data-id="${id}"] button.remind`)?.textContent === '已发送督办提醒', late.id);
     const v = (await call('GET', `/api/v1/cases/${late.id}`, token('d-supervisor'))).json;

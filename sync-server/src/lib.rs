@@ -3,6 +3,9 @@
 //! supervises deadlines and serves the desks' HTTP API. The domain and the sync protocol are the core's
 //! (`gridpatrol-core`); this crate stores, authorizes, routes and serves.
 
+// The hand-written OpenAPI document (http/openapi.rs) is one `json!` deeper than the default limit.
+#![recursion_limit = "256"]
+
 pub mod actions;
 pub mod admin;
 pub mod blobs;

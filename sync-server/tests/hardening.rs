@@ -104,7 +104,12 @@ fn an_unknown_token_is_401_whatever_its_prefix() {
     let unauthorized = (401, Some("unauthorized".to_owned()));
 
     // Desk endpoints: an unknown token of either kind is a 401, a live device token a 403.
-    for path in ["/api/v1/cases", "/api/v1/me", "/api/v1/notices"] {
+    for path in [
+        "/api/v1/cases",
+        "/api/v1/me",
+        "/api/v1/notices",
+        "/api/v1/workflow",
+    ] {
         for fake in [&fake_device, &fake_desk, &"nonsense".to_owned()] {
             assert_eq!(
                 code(http.get(path, Some(fake))),

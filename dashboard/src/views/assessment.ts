@@ -8,7 +8,7 @@ import { CanvasRenderer } from 'echarts/renderers';
 import { ApiError, api, type Stats } from '../api';
 import { download, toCsv } from '../csv';
 import { h, mount } from '../dom';
-import { INDICATORS, getLang, indicatorLabel, pct, t, type Key } from '../i18n';
+import { getLang, indicators, indicatorLabel, pct, t, type Key } from '../i18n';
 import { debounce, onCaseChanged } from '../live';
 import { beijingDate } from '../time';
 
@@ -99,7 +99,7 @@ export function renderAssessment(main: HTMLElement): () => void {
     const s = stats!;
     const names = Object.keys(s.groups);
     info.textContent = `${t('cases_in_scope')}: ${s.cases}`;
-    const cols = INDICATORS;
+    const cols = indicators();
     mount(
       table,
       names.length
@@ -130,7 +130,7 @@ export function renderAssessment(main: HTMLElement): () => void {
         xAxis: { type: 'category', data: names.map(groupName), axisLabel: { interval: 0, rotate: names.length > 6 ? 30 : 0, fontSize: 11 } },
         yAxis: rate ? { type: 'value', max: 100, axisLabel: { formatter: '{value}%' } } : { type: 'value', minInterval: 1 },
         series: keys.map((k) => {
-          const ind = INDICATORS.find((i) => i.key === k)!;
+          const ind = indicators().find((i) => i.key === k)!;
           return {
             name: lang === 'zh' ? ind.zh : ind.en,
             type: 'bar',
@@ -154,9 +154,9 @@ export function renderAssessment(main: HTMLElement): () => void {
 
   function exportCsv(): void {
     if (!stats) return;
-    const header = [t('group'), ...INDICATORS.map((c) => `${c.zh} ${c.en}${c.rate ? " (%)" : ""}`)];
-    const rows = Object.entries(stats.groups).map(([n, v]) => [groupName(n), ...INDICATORS.map((c) => csvValue(v[c.key], c.rate))]);
-    rows.push([t('sum'), ...INDICATORS.map((c) => csvValue(stats!.total[c.key], c.rate))]);
+    const header = [t('group'), ...indicators().map((c) => `${c.zh} ${c.en}${c.rate ? " (%)" : ""}`)];
+    const rows = Object.entries(stats.groups).map(([n, v]) => [groupName(n), ...indicators().map((c) => csvValue(v[c.key], c.rate))]);
+    rows.push([t('sum'), ...indicators().map((c) => csvValue(stats!.total[c.key], c.rate))]);
     download(`gridpatrol-${memory.group}-${memory.from}-${memory.to}.csv`, toCsv(header, rows));
   }
 

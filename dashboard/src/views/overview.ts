@@ -11,7 +11,7 @@ import { debounce, onCaseChanged } from '../live';
 import { GridMap, STAGE_COLOURS } from '../map';
 import { MAX_PAGE, fetchFirst } from '../paging';
 import { saveTileSettings, session, tileSettings } from '../state';
-import { beijing, countdown, rowDeadlineState } from '../time';
+import { beijing, countdown } from '../time';
 import { actionDialog } from './actionform';
 
 interface Tab {
@@ -121,7 +121,7 @@ export function renderOverview(main: HTMLElement): () => void {
     mount(
       list,
       rows.map((r) => {
-        const state = rowDeadlineState(r, now);
+        const state = r.deadline_state;
         return h(
           'li.row',
           {
@@ -164,7 +164,7 @@ export function renderOverview(main: HTMLElement): () => void {
         fetchFirst((offset, limit) => api.cases({ stage: tab.stages ?? undefined, cell, order: tab.stages ? 'oldest' : 'newest', offset, limit }), memory.want),
       ]);
       if (disposed || mine !== loads) return;
-      map.setCases(all.items, (r) => rowDeadlineState(r, Date.now()));
+      map.setCases(all.items, (r) => r.deadline_state);
       mapCap.textContent = all.items.length < all.total ? tf('map_capped', { n: all.items.length, m: all.total }) : '';
       rows = queue.items;
       total = queue.total;

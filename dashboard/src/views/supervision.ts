@@ -10,7 +10,7 @@ import { actionLabel, deadlineLabel, getLang, stageLabel, t, tf } from '../i18n'
 import { debounce, onCaseChanged } from '../live';
 import { session } from '../state';
 import { fetchFirst } from '../paging';
-import { beijing, countdown, rowDeadlineState } from '../time';
+import { beijing, countdown } from '../time';
 
 /** Cases shown at first, and how many more each "load more" brings. */
 const SUP_STEP = 200;
@@ -65,7 +65,7 @@ export function renderSupervision(main: HTMLElement): () => void {
       ]);
       if (disposed || mine !== loads) return;
       const now = Date.now();
-      const watched = page.items.map((r) => ({ r, state: rowDeadlineState(r, now) }));
+      const watched = page.items.map((r) => ({ r, state: r.deadline_state }));
       const groups = new Map<string, { r: CaseRow; state: string }[]>();
       for (const x of watched) {
         const k = x.r.department ?? '—';

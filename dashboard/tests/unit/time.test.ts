@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { beijing, beijingDate, countdown, rowDeadlineState } from '../../src/time';
+import { beijing, beijingDate, countdown } from '../../src/time';
 
 const now = Date.parse('2025-03-04T06:00:00Z'); // 14:00 in Beijing
 
@@ -31,18 +31,5 @@ describe('deadline countdown', () => {
   it('says when there is no deadline', () => {
     expect(countdown(null, now, 'zh')).toBe('无时限');
     expect(countdown('', now, 'en')).toBe('no deadline');
-  });
-});
-
-describe('list rows\' deadline state', () => {
-  const row = (stage: string, dispatched: string | null, deadline: string | null) => ({ stage, dispatched_at: dispatched, deadline });
-  it('uses the server\'s state when given', () => {
-    expect(rowDeadlineState({ ...row('accepted', null, null), deadline_state: 'approaching' }, now)).toBe('approaching');
-  });
-  it('estimates otherwise: overdue, approaching in the last quarter, on time', () => {
-    expect(rowDeadlineState(row('dispatched', '2025-03-04T02:00:00Z', '2025-03-04T05:00:00Z'), now)).toBe('overdue');
-    expect(rowDeadlineState(row('dispatched', '2025-03-04T00:00:00Z', '2025-03-04T07:00:00Z'), now)).toBe('approaching');
-    expect(rowDeadlineState(row('accepted', '2025-03-04T05:00:00Z', '2025-03-04T10:00:00Z'), now)).toBe('on_time');
-    expect(rowDeadlineState(row('closed', '2025-03-04T02:00:00Z', '2025-03-04T05:00:00Z'), now)).toBe('no_deadline');
   });
 });

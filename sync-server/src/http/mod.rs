@@ -104,6 +104,7 @@ pub fn routes() -> Vec<ApiRoute> {
         api(Method::GET, "/api/v1/grids", json, reference::grids),
         api(Method::GET, "/api/v1/catalog", json, reference::catalog),
         api(Method::GET, "/api/v1/me", json, live::me),
+        api(Method::GET, "/api/v1/workflow", json, reference::workflow),
         api(
             Method::GET,
             "/api/v1/notices",

@@ -54,6 +54,17 @@ fn api_document() -> Value {
     let actions = crate::actions::DESK_ACTIONS.map(|a| a.as_str());
     let orders = crate::db::CaseOrder::ALL.map(|o| o.as_str());
     let deadline_states = crate::listing::DEADLINE_STATES.map(crate::supervision::state_name);
+    // Apart from the document below, which is at serde_json's macro recursion limit.
+    let term_schema = json!({"type": "object", "required": ["code", "zh", "en"], "additionalProperties": false, "properties": {
+        "code": {"type": "string"}, "zh": {"type": "string"}, "en": {"type": "string"}}});
+    let workflow_schema = json!({"type": "object", "required": ["stages", "actions", "roles", "indicators"], "additionalProperties": false, "properties": {
+        "stages": {"type": "array", "items": {"type": "object", "required": ["code", "zh", "en", "terminal", "with_department"], "additionalProperties": false, "properties": {
+            "code": {"type": "string"}, "zh": {"type": "string"}, "en": {"type": "string"},
+            "terminal": {"type": "boolean"}, "with_department": {"type": "boolean"}}}},
+        "actions": {"type": "array", "items": schema("Term")},
+        "roles": {"type": "array", "items": schema("Term")},
+        "indicators": {"type": "array", "items": {"type": "object", "required": ["key", "zh", "en", "rate"], "additionalProperties": false, "properties": {
+            "key": {"type": "string"}, "zh": {"type": "string"}, "en": {"type": "string"}, "rate": {"type": "boolean"}}}}}});
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -70,6 +81,11 @@ fn api_document() -> Value {
                     "401": error_responses(&["401"])["401"],
                     "403": {"description": "A device token (code `desk_only`; 此接口仅供坐席使用)", "content": {"application/json": {"schema": schema("Error")}}}
                 }
+            }},
+            "/api/v1/workflow": {"get": {
+                "summary": "The workflow's stages (in the loop's order), actions and roles, and the assessment's indicators, each with its Chinese and English label as the core names them",
+                "security": desk.clone(),
+                "responses": ok_json(schema("Workflow"), &["401", "403"])
             }},
             "/api/v1/notices": {"get": {
                 "summary": "What needs the command centre's attention, e.g. `calendar_holidays_missing` when the work calendar lacks the holidays of a year deadlines will reach within 45 days",
@@ -232,6 +248,8 @@ fn api_document() -> Value {
                     "code": {"type": "string", "enum": ["calendar_holidays_missing"]}, "severity": {"type": "string", "enum": ["warning"]},
                     "message_zh": {"type": "string"}, "message_en": {"type": "string"},
                     "years": {"type": "array", "items": {"type": "integer"}}}},
+                "Term": term_schema,
+                "Workflow": workflow_schema,
                 "EnrollRequest": {"type": "object", "required": ["device_id"], "additionalProperties": false, "properties": {"device_id": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}}},
                 "Enrolled": {"type": "object", "properties": {
                     "worker_id": {"type": "string"}, "device_id": {"type": "string"},

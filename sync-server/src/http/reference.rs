@@ -8,8 +8,10 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use gridpatrol_core::catalog::Category;
 use gridpatrol_core::grid::{GridCell, GridIndex};
+use gridpatrol_core::indicators::{INDICATOR_LABELS, IndicatorLabel};
 use gridpatrol_core::sync::{CATALOG_VERSION_HEADER, GRIDS_VERSION_HEADER};
-use serde::Deserialize;
+use gridpatrol_core::workflow::{ActionKind, Role, Stage};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::extract::QueryParams;
@@ -112,6 +114,70 @@ pub async fn list_notices(
     _desk: Desk,
 ) -> Result<Json<Vec<Notice>>, ServerError> {
     Ok(Json(notices(&state.reference(), Utc::now())))
+}
+
+/// A word of the workflow (a stage, an action, a role) with its labels in both languages.
+#[derive(Debug, Serialize)]
+pub struct Term {
+    pub code: &'static str,
+    pub zh: &'static str,
+    pub en: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StageTerm {
+    #[serde(flatten)]
+    pub term: Term,
+    /// No action moves a case out of it.
+    pub terminal: bool,
+    /// A department holds the case and its handling clock runs.
+    pub with_department: bool,
+}
+
+/// The workflow's words and the assessment's indicators as the core names them, so that the
+/// dashboard shows the same labels as the CLI and the apps instead of keeping copies.
+#[derive(Debug, Serialize)]
+pub struct Workflow {
+    /// In the order of the closed loop.
+    pub stages: Vec<StageTerm>,
+    pub actions: Vec<Term>,
+    pub roles: Vec<Term>,
+    /// In the order the assessment shows them.
+    pub indicators: &'static [IndicatorLabel],
+}
+
+pub async fn workflow(_desk: Desk) -> Json<Workflow> {
+    Json(Workflow {
+        stages: Stage::ALL
+            .into_iter()
+            .map(|s| StageTerm {
+                term: Term {
+                    code: s.as_str(),
+                    zh: s.label_zh(),
+                    en: s.label_en(),
+                },
+                terminal: s.is_terminal(),
+                with_department: s.is_with_department(),
+            })
+            .collect(),
+        actions: ActionKind::ALL
+            .into_iter()
+            .map(|a| Term {
+                code: a.as_str(),
+                zh: a.label_zh(),
+                en: a.label_en(),
+            })
+            .collect(),
+        roles: Role::ALL
+            .into_iter()
+            .map(|r| Term {
+                code: r.as_str(),
+                zh: r.label_zh(),
+                en: r.label_en(),
+            })
+            .collect(),
+        indicators: INDICATOR_LABELS,
+    })
 }
 
 /// Prometheus metrics, for desk tokens only (Prometheus sends one with `authorization: {credentials: …}`).
