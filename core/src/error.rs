@@ -19,6 +19,10 @@ pub enum Error {
     Workflow(#[from] crate::workflow::Refusal),
     #[error(transparent)]
     Input(#[from] crate::case::InputError),
+    /// An action the case's timeline cannot take where it would land (its clock at the end of its
+    /// range, or the event flagged on replay): nothing was recorded.
+    #[error("{0}")]
+    Timeline(String),
     #[error("case document is malformed: {0}")]
     Document(String),
     #[error("automerge: {0}")]

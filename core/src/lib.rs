@@ -5,6 +5,7 @@
 //! [`calendar`], [`grid`]), the per-case automerge document ([`doc`]), the SQLite device store ([`store`])
 //! and photo processing ([`photo`]).
 
+pub mod action;
 pub mod calendar;
 pub mod case;
 pub mod catalog;

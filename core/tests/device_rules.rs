@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use automerge::{ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable};
 use chrono::Utc;
+use gridpatrol_core::action::Actor;
 use gridpatrol_core::case::{Case, CaseEdit, CaseId, Location, PhotoRef};
 use gridpatrol_core::catalog::Catalog;
 use gridpatrol_core::doc::actor_for;
@@ -108,26 +109,22 @@ fn world(setup: Setup) -> World {
         ],
     };
     for &(action, role) in desk {
-        let mut e = TimelineEvent::new(
-            action,
-            "desk-1",
-            role,
-            Hlc {
-                wall_ms: 0,
-                counter: 0,
-            },
-        );
-        if action == ActionKind::Dispatch {
-            e.department = Some("城管（环卫）".into());
-            e.deadline = Some(Utc::now() + chrono::Duration::hours(4));
-        }
-        if action == ActionKind::RequestVerification {
-            e.assignee = Some(match setup {
-                Setup::VerifyMine => WORKER.into(),
-                _ => "w-z".into(),
-            });
-        }
-        w.sync.record(&mut w.backend, case, e, Utc::now()).unwrap();
+        let who = Actor::new("desk-1", role, None);
+        w.sync
+            .record(&mut w.backend, case, action, who, Utc::now(), |e| {
+                if action == ActionKind::Dispatch {
+                    e.department = Some("城管（环卫）".into());
+                    e.deadline = Some(Utc::now() + chrono::Duration::hours(4));
+                }
+                if action == ActionKind::RequestVerification {
+                    e.assignee = Some(match setup {
+                        Setup::VerifyMine => WORKER.into(),
+                        _ => "w-z".into(),
+                    });
+                }
+                Ok::<_, std::convert::Infallible>(())
+            })
+            .unwrap();
     }
     w
 }

@@ -3,6 +3,7 @@
 //! duplicated, reordered messages) are injected by hand and at random.
 
 use chrono::Utc;
+use gridpatrol_core::action::Actor;
 use gridpatrol_core::case::{CaseId, Location};
 use gridpatrol_core::catalog::Catalog;
 use gridpatrol_core::doc::actor_for;
@@ -13,7 +14,7 @@ use gridpatrol_core::sync::server::SyncBackend;
 use gridpatrol_core::sync::{
     DeviceScope, RefusalKind, ServerFacts, ServerSync, SyncOutcome, SyncRequest, SyncResponse,
 };
-use gridpatrol_core::timeline::{Hlc, TimelineEvent};
+use gridpatrol_core::timeline::TimelineEvent;
 use gridpatrol_core::workflow::{ActionKind, Role, Stage};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::collections::HashMap;
@@ -62,24 +63,18 @@ impl Server {
     }
 
     fn desk(&mut self, case: CaseId, action: ActionKind, role: Role, actor: &str) {
-        let mut event = TimelineEvent::new(
-            action,
-            actor,
-            role,
-            Hlc {
-                wall_ms: 0,
-                counter: 0,
-            },
-        );
-        if action == ActionKind::Dispatch {
-            event.department = Some("城管（环卫）".into());
-            event.deadline = Some(Utc::now() + chrono::Duration::hours(4));
-        }
-        if action == ActionKind::RequestVerification {
-            event.assignee = Some("w-a".into());
-        }
+        let who = Actor::new(actor, role, None);
         self.sync
-            .record(&mut self.backend, case, event, Utc::now())
+            .record(&mut self.backend, case, action, who, Utc::now(), |event| {
+                if action == ActionKind::Dispatch {
+                    event.department = Some("城管（环卫）".into());
+                    event.deadline = Some(Utc::now() + chrono::Duration::hours(4));
+                }
+                if action == ActionKind::RequestVerification {
+                    event.assignee = Some("w-a".into());
+                }
+                Ok::<_, std::convert::Infallible>(())
+            })
             .unwrap();
     }
 

@@ -77,7 +77,7 @@ impl From<CoreError> for FieldError {
             ) => FieldError::Photo(message),
             // Grid cells come from the caller (`importGrids`); a bad file is bad input.
             CoreError::Grid(_) => FieldError::InvalidInput(message),
-            CoreError::Workflow(_) => FieldError::NotAllowed(message),
+            CoreError::Workflow(_) | CoreError::Timeline(_) => FieldError::NotAllowed(message),
             CoreError::Store(store) => match store {
                 StoreError::InUse(_) => FieldError::StoreInUse(message),
                 StoreError::NotInitialized(_) => FieldError::NotFound(message),

@@ -4,14 +4,13 @@
 use chrono::{DateTime, Utc};
 use gridpatrol_core::calendar::ClockType;
 use gridpatrol_core::case::{Case, MAX_DESCRIPTION_CHARS, check_text};
-use gridpatrol_core::timeline::{Hlc, TimelineEvent};
+use gridpatrol_core::timeline::TimelineEvent;
 use gridpatrol_core::workflow::ActionKind;
 use serde::Deserialize;
 
 use crate::db::{PoolEntry, WorkerRow};
 use crate::error::ServerError;
 use crate::pool::DispatchPool;
-use crate::principal::Desk;
 use crate::reference::Reference;
 
 /// The actions a desk can take through the API.
@@ -121,12 +120,10 @@ fn positive_hours(h: f64) -> Result<f64, ServerError> {
 
 /// What an action is prepared against: who acts, on which case, with which reference data, when.
 pub struct ActionContext<'a> {
-    pub desk: &'a Desk,
     pub case: &'a Case,
     pub pool: Option<&'a PoolEntry>,
     pub reference: &'a Reference,
     pub workers: &'a [WorkerRow],
-    pub now: DateTime<Utc>,
     /// The latest a deadline may be, from now.
     pub max_deadline: chrono::Duration,
 }
@@ -149,38 +146,28 @@ fn check_horizon(
     Ok(())
 }
 
-/// Builds the event for `request`. The workflow check itself happens when the core records it; here
-/// are the parts only the server knows (routes, deadlines, workers).
-pub fn prepare(
+/// Completes the event for `request`, as the `fill` of the core's action kernel: the kernel has
+/// checked the workflow and stamped the event, and the handling clock starts at that stamp. Here are
+/// the parts only the server knows (routes, deadlines, workers).
+pub fn fill(
     ctx: &ActionContext<'_>,
-    kind: ActionKind,
     request: &ActionRequest,
-) -> Result<TimelineEvent, ServerError> {
+    event: &mut TimelineEvent,
+) -> Result<(), ServerError> {
     let ActionContext {
-        desk,
         case,
         pool,
         reference,
         workers,
-        now,
         max_deadline,
     } = *ctx;
     if let Some(note) = &request.note {
         check_text("note", note, MAX_DESCRIPTION_CHARS)
             .map_err(|e| ServerError::bad_request("bad_note", e.to_string()))?;
     }
-    // The stamp the core will give the event: the handling clock starts there.
-    let start = case.timeline.next_stamp(now).time();
+    let kind = event.action;
+    let start = event.at.time();
     let clock = case_clock(reference, case, pool);
-    let mut event = TimelineEvent::new(
-        kind,
-        &desk.id,
-        desk.role.role(),
-        Hlc {
-            wall_ms: 0,
-            counter: 0,
-        },
-    );
     event.note = request.note.clone().filter(|n| !n.trim().is_empty());
     match kind {
         ActionKind::Dispatch => {
@@ -278,5 +265,5 @@ pub fn prepare(
         }
         _ => {}
     }
-    Ok(event)
+    Ok(())
 }

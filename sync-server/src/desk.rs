@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use gridpatrol_core::action::Actor;
 use gridpatrol_core::case::{Case, CaseId};
 use gridpatrol_core::dispatch::{DeadlineState, deadline_state};
 use gridpatrol_core::indicators::{self, GroupBy, IndicatorPolicy, Indicators, Period};
@@ -155,18 +156,18 @@ impl CommandCentre {
             let pool = w.pool_entry(id)?;
             let workers = w.workers()?;
             let ctx = actions::ActionContext {
-                desk,
                 case: &case,
                 pool: pool.as_ref(),
                 reference: &reference,
                 workers: &workers,
-                now,
                 max_deadline: self.options.max_deadline,
             };
-            let event = actions::prepare(&ctx, kind, request)?;
+            let actor = Actor::new(&desk.id, desk.role.role(), None);
             let after = self
                 .sync
-                .record(w, id, event, now)
+                .record(w, id, kind, actor, now, |event| {
+                    actions::fill(&ctx, request, event)
+                })
                 .map_err(|e| crate::sync::action_error(id, e))?;
             w.audit(
                 &desk.name(),

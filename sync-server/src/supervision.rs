@@ -8,13 +8,14 @@
 //! open cases opens documents only for the few whose state changed.
 
 use chrono::{DateTime, Utc};
+use gridpatrol_core::action::Actor;
 use gridpatrol_core::calendar::ClockType;
 use gridpatrol_core::dispatch::{
     DeadlineState, SupervisionPolicy, deadline_state, needs_escalation,
 };
 use gridpatrol_core::sync::server::ActionError;
-use gridpatrol_core::timeline::{Hlc, Timeline, TimelineEvent};
-use gridpatrol_core::workflow::{ActionKind, Role};
+use gridpatrol_core::timeline::Timeline;
+use gridpatrol_core::workflow::ActionKind;
 use serde::Serialize;
 
 use crate::centre::CommandCentre;
@@ -118,22 +119,22 @@ impl Supervision {
                 let mut reminded = false;
                 if s.supervision.as_deref() != Some(key.as_str()) {
                     if matches!(state, DeadlineState::Approaching | DeadlineState::Overdue) {
-                        let mut event = TimelineEvent::new(
+                        let note = match state {
+                            DeadlineState::Overdue => "已超期，请尽快处置 (overdue: handle it now)",
+                            _ => "即将超期，请抓紧处置 (deadline approaching)",
+                        };
+                        let recorded = centre.sync.record(
+                            w,
+                            s.case,
                             ActionKind::Remind,
-                            "system",
-                            Role::System,
-                            Hlc {
-                                wall_ms: 0,
-                                counter: 0,
+                            Actor::SYSTEM,
+                            now,
+                            |event| {
+                                event.note = Some(note.into());
+                                Ok::<_, ServerError>(())
                             },
                         );
-                        event.note = Some(match state {
-                            DeadlineState::Overdue => {
-                                "已超期，请尽快处置 (overdue: handle it now)".into()
-                            }
-                            _ => "即将超期，请抓紧处置 (deadline approaching)".into(),
-                        });
-                        match centre.sync.record(w, s.case, event, now) {
+                        match recorded {
                             Ok(_) => reminded = true,
                             // The case left the department meanwhile: nothing to chase.
                             Err(ActionError::Refused(_) | ActionError::NoSuchCase(_)) => {

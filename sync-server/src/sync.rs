@@ -43,14 +43,14 @@ impl From<std::convert::Infallible> for ServerError {
 }
 
 /// A desk or system action the core did not record, as the API says it.
-pub fn action_error(case: CaseId, e: ActionError<DbError>) -> ServerError {
+pub fn action_error(case: CaseId, e: ActionError<ServerError>) -> ServerError {
     match e {
         ActionError::NoSuchCase(_) => ServerError::NotFound(format!("no case {case} (案件不存在)")),
         ActionError::Refused(r) => ServerError::conflict("workflow", r.to_string()),
         ActionError::Flagged(_) => ServerError::conflict("flagged", e.to_string()),
         ActionError::Clock(_) => ServerError::conflict("clock", e.to_string()),
         ActionError::Document(e) => ServerError::Storage(DbError::Document(e)),
-        ActionError::Backend(e) => ServerError::Storage(e),
+        ActionError::Backend(e) => e,
     }
 }
 

@@ -11,7 +11,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again, request);
     }
     if let Ok(response) = SyncResponse::decode(data) {
-        let again = SyncResponse::decode(&response.encode()).expect("a re-encoded response decodes");
+        let again =
+            SyncResponse::decode(&response.encode()).expect("a re-encoded response decodes");
         assert_eq!(again, response);
     }
 });

@@ -6,6 +6,7 @@ use arbitrary::Arbitrary;
 use automerge::ChangeHash;
 use automerge::legacy::OpType;
 use chrono::Utc;
+use gridpatrol_core::action::Actor;
 use gridpatrol_core::case::{Case, CaseEdit, CaseId, Location, PhotoRef};
 use gridpatrol_core::catalog::Catalog;
 use gridpatrol_core::doc::actor_for;
@@ -14,7 +15,9 @@ use gridpatrol_core::store::{DeviceStore, NewReport};
 use gridpatrol_core::sync::memory::MemoryBackend;
 use gridpatrol_core::sync::rules::{Created, Lists, check_shape};
 use gridpatrol_core::sync::server::{SyncBackend, encode_changes, heads_to_wire};
-use gridpatrol_core::sync::{DeviceScope, DocPush, DocStatus, ServerFacts, ServerSync, SyncRequest};
+use gridpatrol_core::sync::{
+    DeviceScope, DocPush, DocStatus, ServerFacts, ServerSync, SyncRequest,
+};
 use gridpatrol_core::timeline::{Hlc, TimelineEvent};
 use gridpatrol_core::workflow::{ActionKind, Role};
 
@@ -61,7 +64,12 @@ impl Server {
             .sync
             .serve(&mut self.backend, &self.scope, &facts, request)
             .unwrap();
-        outcome.response.docs.into_iter().map(|d| d.status).collect()
+        outcome
+            .response
+            .docs
+            .into_iter()
+            .map(|d| d.status)
+            .collect()
     }
 
     fn read(&mut self, case: CaseId) -> Case {
@@ -125,28 +133,39 @@ impl World {
         // Only the first case goes to the server; the second's report change is a base to mutate.
         let mut bases = vec![];
         let mut request = store.sync_request(1 << 20).unwrap();
-        let new_case_push = request.docs.iter().position(|d| d.case == new_case.0).unwrap();
+        let new_case_push = request
+            .docs
+            .iter()
+            .position(|d| d.case == new_case.0)
+            .unwrap();
         bases.extend(request.docs.remove(new_case_push).changes);
         assert_eq!(server.push(&request), vec![DocStatus::Accepted]);
-        for (action, role) in [
-            (ActionKind::Register, Role::Dispatcher),
-            (ActionKind::Dispatch, Role::Dispatcher),
-        ] {
-            let mut e = TimelineEvent::new(action, "d-1", role, Hlc { wall_ms: 0, counter: 0 });
-            if action == ActionKind::Dispatch {
-                e.department = Some("城管（环卫）".into());
-                e.deadline = Some(Utc::now() + chrono::Duration::hours(4));
-            }
-            server.sync.record(&mut server.backend, case, e, Utc::now()).unwrap();
+        for action in [ActionKind::Register, ActionKind::Dispatch] {
+            let desk = Actor::new("d-1", Role::Dispatcher, None);
+            let recorded =
+                server
+                    .sync
+                    .record(&mut server.backend, case, action, desk, Utc::now(), |e| {
+                        if action == ActionKind::Dispatch {
+                            e.department = Some("城管（环卫）".into());
+                            e.deadline = Some(Utc::now() + chrono::Duration::hours(4));
+                        }
+                        Ok::<_, std::convert::Infallible>(())
+                    });
+            recorded.unwrap();
         }
         // Honest changes on top of the server's document, as the device makes them.
         let mut doc = server.backend.load(case).unwrap().unwrap();
         let heads = doc.heads();
         let device = server.scope.device_id.clone();
         let mut doc = doc.fork(actor_for(&device));
-        let now = Hlc { wall_ms: Utc::now().timestamp_millis(), counter: 0 };
+        let now = Hlc {
+            wall_ms: Utc::now().timestamp_millis(),
+            counter: 0,
+        };
         let sha = format!("{:064x}", 7);
-        let mut evidence = TimelineEvent::new(ActionKind::AddEvidence, "w-a", Role::GridWorker, now);
+        let mut evidence =
+            TimelineEvent::new(ActionKind::AddEvidence, "w-a", Role::GridWorker, now);
         evidence.device = Some(device.clone());
         evidence.attachments = vec![sha.clone()];
         let photo = PhotoRef {
@@ -163,7 +182,11 @@ impl World {
         doc.append(&evidence, &[photo]).unwrap();
         let mut edit = TimelineEvent::new(ActionKind::Edit, "w-a", Role::GridWorker, now);
         edit.device = Some(device);
-        edit.edit = Some(CaseEdit { category: None, address: None, description: Some("更正".into()) });
+        edit.edit = Some(CaseEdit {
+            category: None,
+            address: None,
+            description: Some("更正".into()),
+        });
         doc.append(&edit, &[]).unwrap();
         bases.extend(encode_changes(doc.changes_since(&heads)));
         let before = server.read(case);
@@ -204,13 +227,27 @@ impl World {
     /// copy of the server and no merge. Nothing may panic, and a change the shape rules pass for an
     /// existing case neither deletes nor overwrites.
     pub fn check_rules(&self, input: &Input) {
-        let case = if input.new_case { self.new_case } else { self.case };
+        let case = if input.new_case {
+            self.new_case
+        } else {
+            self.case
+        };
         let request = SyncRequest {
             cursor: 0,
-            docs: vec![DocPush { case: case.0, heads: vec![], changes: self.changes(input) }],
+            docs: vec![DocPush {
+                case: case.0,
+                heads: vec![],
+                changes: self.changes(input),
+            }],
         };
-        let prepared = self.server.sync.prepare(&self.server.scope, &request).unwrap();
-        let Ok(decoded) = &prepared.docs[0].changes else { return };
+        let prepared = self
+            .server
+            .sync
+            .prepare(&self.server.scope, &request)
+            .unwrap();
+        let Ok(decoded) = &prepared.docs[0].changes else {
+            return;
+        };
         let mut created = Created::default();
         if input.new_case {
             if let Some((first, rest)) = decoded.split_first() {
@@ -226,7 +263,10 @@ impl World {
             if check_shape(&d.ops, &self.lists, false, &mut created).is_ok() {
                 for op in &d.ops.operations {
                     assert!(op.pred.is_empty(), "passed an overwrite: {op:?}");
-                    assert!(!matches!(op.action, OpType::Delete), "passed a delete: {op:?}");
+                    assert!(
+                        !matches!(op.action, OpType::Delete),
+                        "passed a delete: {op:?}"
+                    );
                 }
             }
         }
@@ -235,23 +275,36 @@ impl World {
     /// Pushes the input against a copy of the server and checks what came of it.
     pub fn check(&self, input: &Input) {
         let changes = self.changes(input);
-        let case = if input.new_case { self.new_case } else { self.case };
+        let case = if input.new_case {
+            self.new_case
+        } else {
+            self.case
+        };
         let mut server = self.server.clone();
         let heads: Vec<ChangeHash> = vec![];
         let request = SyncRequest {
             cursor: 0,
-            docs: vec![DocPush { case: case.0, heads: heads_to_wire(&heads), changes }],
+            docs: vec![DocPush {
+                case: case.0,
+                heads: heads_to_wire(&heads),
+                changes,
+            }],
         };
         // Through the wire, as the HTTP handler gets it.
         let request = SyncRequest::decode(&request.encode()).unwrap();
         let status = server.push(&request);
         let after = server.read(self.case);
         if input.new_case {
-            assert_eq!(after, self.before, "a push for another case changed this one");
+            assert_eq!(
+                after, self.before,
+                "a push for another case changed this one"
+            );
             return;
         }
         match &status[..] {
-            [DocStatus::Refused { .. }] => assert_eq!(after, self.before, "a refused push changed the case"),
+            [DocStatus::Refused { .. }] => {
+                assert_eq!(after, self.before, "a refused push changed the case")
+            }
             [DocStatus::Accepted] => {
                 for entry in &self.before.timeline.entries {
                     let same: Vec<_> = after
@@ -261,20 +314,33 @@ impl World {
                         .filter(|e| e.event.id == entry.event.id)
                         .collect();
                     assert_eq!(same.len(), 1, "event {} duplicated or lost", entry.event.id);
-                    assert_eq!(same[0].event, entry.event, "event {} rewritten", entry.event.id);
+                    assert_eq!(
+                        same[0].event, entry.event,
+                        "event {} rewritten",
+                        entry.event.id
+                    );
                 }
                 assert_eq!(after.reporter, self.before.reporter);
                 assert_eq!(after.device, self.before.device);
                 assert_eq!(after.cell, self.before.cell);
                 assert_eq!(after.location, self.before.location);
-                assert_eq!(after.details, self.before.details, "details after registration");
+                assert_eq!(
+                    after.details, self.before.details,
+                    "details after registration"
+                );
                 assert_eq!(after.timeline.department, self.before.timeline.department);
                 assert_eq!(after.timeline.deadline, self.before.timeline.deadline);
                 for p in &self.before.photos {
                     assert!(after.photos.contains(p), "photo {} lost", p.sha256);
                 }
                 for e in &after.timeline.entries {
-                    if !self.before.timeline.entries.iter().any(|b| b.event.id == e.event.id) {
+                    if !self
+                        .before
+                        .timeline
+                        .entries
+                        .iter()
+                        .any(|b| b.event.id == e.event.id)
+                    {
                         assert_eq!(e.event.actor, "w-a");
                         assert_eq!(e.event.role, Role::GridWorker);
                     }

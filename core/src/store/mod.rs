@@ -17,6 +17,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 
+use crate::action::{self, ActionError, Actor};
 use crate::case::{
     Case, CaseDetails, CaseEdit, CaseId, InputError, Location, MAX_ADDRESS_CHARS,
     MAX_DESCRIPTION_CHARS, PhotoRef, check_text,
@@ -368,15 +369,10 @@ impl DeviceStore {
             id,
             ActionKind::AddEvidence,
             now,
-            |doc, event| {
-                if doc.has_photo(&result.sha256)? {
+            |case, event| {
+                if let Some(held) = case.photos.iter().find(|p| p.sha256 == result.sha256) {
                     // The same photo again: keep the reference already there, record nothing new.
-                    result = doc
-                        .read()?
-                        .photos
-                        .into_iter()
-                        .find(|p| p.sha256 == result.sha256)
-                        .unwrap_or(result.clone());
+                    result = held.clone();
                     return Ok(None);
                 }
                 event.note = note;
@@ -412,9 +408,9 @@ impl DeviceStore {
             id,
             ActionKind::Edit,
             self.clock(),
-            |doc, event| {
+            |case, event| {
                 // The server takes corrections only from the device that reported the case.
-                if doc.reported()?.device != device {
+                if case.device != device {
                     return Err(InputError::NotReporter(id).into());
                 }
                 event.edit = Some(edit);
@@ -569,15 +565,16 @@ impl DeviceStore {
         e
     }
 
-    /// One worker action on an existing case, as one transaction: load, check against the workflow,
-    /// append the event (filled in by `fill`, which may decline with `None`), persist the change as an
-    /// incremental chunk (or a new snapshot when chunks outgrow it), update the index, store blobs.
+    /// One worker action on an existing case, as one transaction: load, record through the action
+    /// kernel ([`crate::action::record`]: workflow check, stamp, `fill` with the case as it stands,
+    /// which may decline with `None`, replay), persist the change as an incremental chunk (or a new
+    /// snapshot when chunks outgrow it), update the index, store blobs.
     fn append(
         &mut self,
         id: CaseId,
         action: ActionKind,
         now: DateTime<Utc>,
-        fill: impl FnOnce(&CaseDoc, &mut TimelineEvent) -> Result<Option<Vec<PhotoRef>>>,
+        fill: impl FnOnce(&Case, &mut TimelineEvent) -> Result<Option<Vec<PhotoRef>>>,
         blobs: &[ProcessedPhoto],
     ) -> Result<()> {
         let catalog = self.catalog()?;
@@ -588,24 +585,30 @@ impl DeviceStore {
         if scope.as_ref().is_some_and(|s| !s.covers(&case)) {
             return Err(InputError::OutOfScope(id).into());
         }
-        case.timeline.check(action, Role::GridWorker)?;
-        let mut event = TimelineEvent::new(
-            action,
+        let actor = Actor::new(
             &self.identity.worker_id,
             Role::GridWorker,
-            case.timeline.next_stamp(now),
+            Some(&self.identity.device_id),
         );
-        event.device = Some(self.identity.device_id.clone());
-        let Some(photos) = fill(&doc, &mut event)? else {
+        let recorded = action::record(&mut doc, &case, action, actor, now, |event| {
+            fill(&case, event)
+        })
+        .map_err(|e| match e {
+            ActionError::Refused(r) => crate::Error::Workflow(r),
+            ActionError::Document(e) | ActionError::Backend(e) => e,
+            ActionError::NoSuchCase(id) => InputError::NoSuchCase(id).into(),
+            ActionError::Flagged(_) | ActionError::Clock(_) => {
+                crate::Error::Timeline(e.to_string())
+            }
+        })?;
+        // Nothing to record after all (the same photo again): the transaction ends with nothing written.
+        let Some(recorded) = recorded else {
             return Ok(());
         };
-        let heads = doc.heads();
-        doc.append(&event, &photos)?;
-        let chunk = doc.save_after(&heads);
+        let chunk = doc.save_after(&recorded.heads_before);
         append_chunk(&tx, id, &chunk, &mut doc)?;
         insert_blobs(&tx, blobs, now)?;
-        let read = doc.read()?;
-        write_index_row(&tx, &catalog, &read, now)?;
+        write_index_row(&tx, &catalog, &recorded.case, now)?;
         tx.commit()?;
         Ok(())
     }

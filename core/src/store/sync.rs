@@ -300,8 +300,8 @@ impl DeviceStore {
             id,
             action,
             now,
-            |doc, event| {
-                if doc.read()?.timeline.verifier.as_deref() != Some(worker.as_str()) {
+            |case, event| {
+                if case.timeline.verifier.as_deref() != Some(worker.as_str()) {
                     return Err(InputError::NotVerifier(id).into());
                 }
                 event.note = note;

@@ -23,10 +23,12 @@ use super::rules::{
     reserved_device_id,
 };
 use super::wire::{DocPull, DocPush, DocStatus, Head, SyncRequest, SyncResponse};
+pub use crate::action::ActionError;
+use crate::action::{self, Actor};
 use crate::case::{Case, CaseId, PhotoRef};
 use crate::doc::{CaseDoc, actor_for};
 use crate::timeline::TimelineEvent;
-use crate::workflow::{self, ActionKind, Role};
+use crate::workflow::{self, ActionKind};
 
 /// What an authenticated device may see and touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -457,15 +459,28 @@ impl ServerSync {
         let Ok(case) = doc.read() else {
             return Ok(None);
         };
-        let Some(action) = case.timeline.stage.and_then(workflow::follow_up) else {
+        let Some(follow) = case.timeline.stage.and_then(workflow::follow_up) else {
             return Ok(None);
         };
-        // `record_on` stamps it after everything the case has seen.
-        let stamp = case.timeline.next_stamp(now);
-        let mut event = TimelineEvent::new(action.kind, "system", Role::System, stamp);
-        event.note = Some(action.note.into());
-        match self.record_on(backend, doc, &case, event, now) {
-            Ok(_) => Ok(Some(action)),
+        // On a fork: a follow-up that is not recorded leaves the document as the device's changes left it.
+        let mut trial = doc.fork(self.actor.clone());
+        let recorded = self.record_on(
+            backend,
+            &mut trial,
+            &case,
+            follow.kind,
+            Actor::SYSTEM,
+            now,
+            |event| {
+                event.note = Some(follow.note.into());
+                Ok::<_, B::Error>(())
+            },
+        );
+        match recorded {
+            Ok(_) => {
+                *doc = trial;
+                Ok(Some(follow))
+            }
             Err(ActionError::Backend(e)) => Err(e),
             Err(_) => Ok(None),
         }
@@ -758,79 +773,58 @@ fn check_new_items(
     Ok(reports)
 }
 
-/// Why a server-side (desk or system) action was not recorded.
-#[derive(Debug, thiserror::Error)]
-pub enum ActionError<E: std::error::Error> {
-    #[error("no case {0} (案件不存在)")]
-    NoSuchCase(CaseId),
-    #[error(transparent)]
-    Refused(#[from] crate::workflow::Refusal),
-    /// The event would not take effect where it lands in the timeline (HTTP 409): nothing is recorded.
-    #[error("{0} (操作与案件时间线冲突，未记录)")]
-    Flagged(String),
-    /// The case's clock cannot advance (a stamp at the counter's end): nothing is recorded.
-    #[error(
-        "the case's clock cannot advance past {0:?}; ask an administrator (案件时钟异常，未记录)"
-    )]
-    Clock(crate::timeline::Hlc),
-    #[error(transparent)]
-    Document(crate::Error),
-    #[error(transparent)]
-    Backend(E),
-}
-
 impl ServerSync {
-    /// Records a desk or system action in the case document, as this server's actor, after checking it
-    /// against the workflow; the event is stamped after everything the case has seen. Devices receive it
+    /// Records a desk or system action in the case document, as this server's actor, through the
+    /// action kernel ([`crate::action::record`]): checked against the workflow, stamped after
+    /// everything the case has seen, completed by `fill` knowing its stamp, saved. Devices receive it
     /// on their next sync. Returns the case as it now stands.
-    pub fn record<B: SyncBackend>(
+    pub fn record<B, E>(
         &self,
         backend: &mut B,
         case: CaseId,
-        event: TimelineEvent,
+        action: ActionKind,
+        actor: Actor<'_>,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Case, ActionError<B::Error>> {
+        fill: impl FnOnce(&mut TimelineEvent) -> Result<(), E>,
+    ) -> Result<Case, ActionError<E>>
+    where
+        B: SyncBackend,
+        E: std::error::Error + From<B::Error>,
+    {
         let mut doc = backend
             .load(case)
-            .map_err(ActionError::Backend)?
+            .map_err(|e| ActionError::Backend(e.into()))?
             .ok_or(ActionError::NoSuchCase(case))?;
         let before = doc.read().map_err(ActionError::Document)?;
-        self.record_on(backend, &mut doc, &before, event, now)
+        self.record_on(backend, &mut doc, &before, action, actor, now, fill)
     }
 
-    /// [`ServerSync::record`] on a document already loaded (`before` is what it reads as).
-    fn record_on<B: SyncBackend>(
+    /// [`ServerSync::record`] on a document already loaded (`before` is what it reads as). On an
+    /// error the document may hold the refused event: the caller discards it.
+    #[allow(clippy::too_many_arguments)]
+    fn record_on<B, E>(
         &self,
         backend: &mut B,
         doc: &mut CaseDoc,
         before: &Case,
-        mut event: TimelineEvent,
+        action: ActionKind,
+        actor: Actor<'_>,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Case, ActionError<B::Error>> {
-        before.timeline.check(event.action, event.role)?;
-        event.at = before.timeline.next_stamp(now);
-        if before.timeline.latest.is_some_and(|l| event.at <= l) {
-            return Err(ActionError::Clock(event.at));
-        }
-        let heads = doc.heads();
-        doc.append(&event, &[]).map_err(ActionError::Document)?;
-        let changes = doc.changes_since(&heads);
-        let after = doc.read().map_err(ActionError::Document)?;
-        // Stamped after everything the case has seen, the event replays last; should it not take effect
-        // there (a clock anomaly), an answer of success would be a lie.
-        if let Some(entry) = after
-            .timeline
-            .entries
-            .iter()
-            .find(|e| e.event.id == event.id)
-            && let crate::timeline::Outcome::Flagged { reason } = &entry.outcome
-        {
-            return Err(ActionError::Flagged(reason.clone()));
-        }
+        fill: impl FnOnce(&mut TimelineEvent) -> Result<(), E>,
+    ) -> Result<Case, ActionError<E>>
+    where
+        B: SyncBackend,
+        E: std::error::Error + From<B::Error>,
+    {
+        let recorded = action::record(doc, before, action, actor, now, |event| {
+            fill(event).map(|()| Some(Vec::new()))
+        })?
+        .expect("a fill that never declines records");
+        let changes = doc.changes_since(&recorded.heads_before);
         backend
-            .save(doc, &after, &changes)
-            .map_err(ActionError::Backend)?;
-        Ok(after)
+            .save(doc, &recorded.case, &changes)
+            .map_err(|e| ActionError::Backend(e.into()))?;
+        Ok(recorded.case)
     }
 }
 

@@ -228,6 +228,7 @@ pub fn parse_case_id(id: &str) -> Result<CaseId, DbError> {
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
+    use gridpatrol_core::action::Actor;
     use gridpatrol_core::case::{CaseDetails, Location};
     use gridpatrol_core::catalog::Catalog;
     use gridpatrol_core::catalog::CategoryKey;
@@ -302,18 +303,15 @@ mod tests {
         case.id
     }
 
-    fn evidence(n: usize) -> TimelineEvent {
-        let mut e = TimelineEvent::new(
-            ActionKind::AddEvidence,
-            "d-1",
-            Role::Dispatcher,
-            Hlc {
-                wall_ms: 0,
-                counter: 0,
-            },
-        );
-        e.note = Some(format!("note {n}"));
-        e
+    /// A dispatcher's note on a case, through the action kernel.
+    fn evidence(sync: &ServerSync, w: &mut Write<'_>, id: CaseId, n: usize) -> Result<(), DbError> {
+        let actor = Actor::new("d-1", Role::Dispatcher, None);
+        sync.record(w, id, ActionKind::AddEvidence, actor, Utc::now(), |e| {
+            e.note = Some(format!("note {n}"));
+            Ok::<_, DbError>(())
+        })
+        .map(|_| ())
+        .map_err(|e| DbError::Corrupt(e.to_string()))
     }
 
     #[test]
@@ -324,12 +322,7 @@ mod tests {
         let id = push_new_case(&db, &sync);
         let n = COMPACT_AFTER_CHANGES as usize + 6;
         for i in 0..n {
-            db.write(|w| {
-                sync.record(w, id, evidence(i), Utc::now())
-                    .map(|_| ())
-                    .map_err(|e| DbError::Corrupt(e.to_string()))
-            })
-            .unwrap();
+            db.write(|w| evidence(&sync, w, id, i)).unwrap();
         }
         let (has_snapshot, loose, folded): (bool, i64, i64) = db
             .read(|r| {
@@ -359,13 +352,7 @@ mod tests {
         let loaded = db.read(|r| r.load_case(id)).unwrap().unwrap();
         assert_eq!(loaded.timeline, cached.timeline);
         // And keeps appending to it.
-        db.write(|w| {
-            other
-                .record(w, id, evidence(n), Utc::now())
-                .map(|_| ())
-                .map_err(|e| DbError::Corrupt(e.to_string()))
-        })
-        .unwrap();
+        db.write(|w| evidence(&other, w, id, n)).unwrap();
         let after = db.read(|r| r.load_case(id)).unwrap().unwrap();
         assert_eq!(after.timeline.entries.len(), n + 2);
     }
@@ -377,8 +364,7 @@ mod tests {
         let db = Db::open(tmp.path(), sync.actor.clone(), 10).unwrap();
         let id = push_new_case(&db, &sync);
         let failed: Result<(), DbError> = db.write(|w| {
-            sync.record(w, id, evidence(1), Utc::now())
-                .map_err(|e| DbError::Corrupt(e.to_string()))?;
+            evidence(&sync, w, id, 1)?;
             Err(DbError::Corrupt("abort".into()))
         });
         assert!(failed.is_err());
