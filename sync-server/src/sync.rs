@@ -204,7 +204,8 @@ impl CommandCentre {
             let Some(mut doc) = w.load(case)? else {
                 return Ok(false);
             };
-            let Some(action) = self.sync.follow_up(w, &mut doc, Utc::now())? else {
+            let read = doc.read().map_err(DbError::from)?;
+            let Some(action) = self.sync.follow_up(w, &mut doc, &read, Utc::now())? else {
                 return Ok(false);
             };
             w.audit(

@@ -379,7 +379,7 @@ impl ServerSync {
             }
             match status {
                 PushStatus::New => out.new_cases.push(CaseId(push.case)),
-                PushStatus::Changed => out.changed_cases.push(CaseId(push.case)),
+                PushStatus::Changed(_) => out.changed_cases.push(CaseId(push.case)),
                 PushStatus::Unchanged => {}
                 PushStatus::Refused(r) => out.refused.push((CaseId(push.case), r)),
             }
@@ -432,10 +432,9 @@ impl ServerSync {
                 Err(r) => return Ok(refused(r)),
             },
         };
-        let followed = if status == PushStatus::Changed {
-            self.follow_up(backend, &mut doc, facts.now)?
-        } else {
-            None
+        let followed = match &status {
+            PushStatus::Changed(case) => self.follow_up(backend, &mut doc, case, facts.now)?,
+            _ => None,
         };
         backend.set_device_heads(&scope.device_id, case_id, &push.heads)?;
         let pull = DocPull {
@@ -450,15 +449,14 @@ impl ServerSync {
     /// What the system does by itself once a case reaches a stage ([`workflow::follow_up`]), recorded
     /// in the same transaction as the changes that got it there. Returns the action recorded, if any;
     /// a follow-up the timeline does not allow (a clock anomaly) is left for the server's sweep.
+    /// `case` is what `doc` reads as.
     pub fn follow_up<B: SyncBackend>(
         &self,
         backend: &mut B,
         doc: &mut CaseDoc,
+        case: &Case,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<workflow::FollowUp>, B::Error> {
-        let Ok(case) = doc.read() else {
-            return Ok(None);
-        };
         let Some(follow) = case.timeline.stage.and_then(workflow::follow_up) else {
             return Ok(None);
         };
@@ -467,7 +465,7 @@ impl ServerSync {
         let recorded = self.record_on(
             backend,
             &mut trial,
-            &case,
+            case,
             follow.kind,
             Actor::SYSTEM,
             now,
@@ -566,7 +564,7 @@ impl ServerSync {
         }
         let new: Vec<Change> = fresh.iter().map(|d| d.change.clone()).collect();
         backend.save(doc, &after, &new)?;
-        Ok(Ok(PushStatus::Changed))
+        Ok(Ok(PushStatus::Changed(Box::new(after))))
     }
 
     /// A case the server has not seen: its first change creates it, as the device's own report.
@@ -828,10 +826,11 @@ impl ServerSync {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 enum PushStatus {
     New,
-    Changed,
+    /// With the case as the merge left it (read once, for the rules and the follow-ups).
+    Changed(Box<Case>),
     Unchanged,
     Refused(Refusal),
 }
