@@ -81,6 +81,31 @@ pub struct Reported {
     pub details: CaseDetails,
 }
 
+/// A case read together with its raw items ([`CaseDoc::read_keyed`]).
+#[derive(Debug, Clone)]
+pub struct KeyedCase {
+    pub case: Case,
+    pub reported: Reported,
+    /// Every event as stored (merge order), with the map that holds it.
+    pub events: Vec<(Option<ObjKey>, TimelineEvent)>,
+    /// Every photo reference as stored (duplicates included), with the map that holds it.
+    pub photos: Vec<(Option<ObjKey>, PhotoRef)>,
+}
+
+fn case_of(r: Reported, timeline: Timeline, photos: Vec<PhotoRef>) -> Case {
+    Case {
+        id: r.id,
+        reporter: r.reporter,
+        device: r.device,
+        cell: r.cell,
+        location: r.location,
+        created_at: r.created_at,
+        details: timeline.details(&r.details),
+        photos,
+        timeline,
+    }
+}
+
 /// A case's automerge document.
 pub struct CaseDoc {
     doc: AutoCommit,
@@ -207,6 +232,12 @@ impl CaseDoc {
     /// The changes a replica that has `have` (heads) lacks. Unknown hashes in `have` are ignored, so the
     /// answer is never short.
     pub fn changes_since(&mut self, have: &[ChangeHash]) -> Vec<Change> {
+        // The common answer, cheaply: a replica that has every head lacks nothing. (Asking automerge
+        // whether it knows a hash rebuilds that change from the op set.)
+        let heads = self.doc.get_heads();
+        if heads.iter().all(|h| have.contains(h)) {
+            return Vec::new();
+        }
         let known: Vec<ChangeHash> = have
             .iter()
             .copied()
@@ -265,16 +296,28 @@ impl CaseDoc {
     pub fn read(&self) -> Result<Case> {
         let r = self.reported()?;
         let timeline = Timeline::replay(self.events()?);
-        Ok(Case {
-            id: r.id,
-            reporter: r.reporter,
-            device: r.device,
-            cell: r.cell,
-            location: r.location,
-            created_at: r.created_at,
-            details: timeline.details(&r.details),
-            photos: self.photos()?,
-            timeline,
+        Ok(case_of(r, timeline, self.photos()?))
+    }
+
+    /// The case, and what it was read from: the report, and every event and photo reference as stored
+    /// with the map that holds it. One pass over the document, for a reader that needs both (the
+    /// server's write rules check the items a change created, then store the case).
+    pub fn read_keyed(&self) -> Result<KeyedCase> {
+        let reported = self.reported()?;
+        let events = self.keyed_events()?;
+        let photos = self.keyed_photos()?;
+        let timeline = Timeline::replay(events.iter().map(|(_, e)| e.clone()).collect());
+        let mut once: Vec<PhotoRef> = Vec::new();
+        for (_, p) in &photos {
+            if !once.iter().any(|q| q.sha256 == p.sha256) {
+                once.push(p.clone());
+            }
+        }
+        Ok(KeyedCase {
+            case: case_of(reported.clone(), timeline, once),
+            reported,
+            events,
+            photos,
         })
     }
 

@@ -26,7 +26,7 @@ use super::wire::{DocPull, DocPush, DocStatus, Head, SyncRequest, SyncResponse};
 pub use crate::action::ActionError;
 use crate::action::{self, Actor};
 use crate::case::{Case, CaseId, PhotoRef};
-use crate::doc::{CaseDoc, actor_for};
+use crate::doc::{CaseDoc, KeyedCase, actor_for};
 use crate::timeline::TimelineEvent;
 use crate::workflow::{self, ActionKind};
 
@@ -549,15 +549,17 @@ impl ServerSync {
             let original = doc.fork(self.actor.clone());
             let new: Vec<Change> = fresh.iter().map(|d| d.change.clone()).collect();
             apply(doc, new)?;
-            check_new_items(scope, facts, &self.limits, Some(&before), doc, &created)?;
-            check_unchanged(&original, doc)
+            let keyed = doc.read_keyed().map_err(|e| Refusal {
+                kind: RefusalKind::Tampered,
+                reason: e.to_string(),
+            })?;
+            check_new_items(scope, facts, &self.limits, Some(&before), &keyed, &created)?;
+            check_unchanged(&original, doc)?;
+            Ok(keyed.case)
         });
-        if let Err(r) = checked {
-            return Ok(Err(r));
-        }
-        let after = match doc.read() {
-            Ok(c) => c,
-            Err(e) => return Ok(refuse(RefusalKind::Tampered, e.to_string())),
+        let after = match checked {
+            Ok(after) => after,
+            Err(r) => return Ok(Err(r)),
         };
         if let Err(r) = check_history_kept(&before, &after) {
             return Ok(Err(r));
@@ -617,24 +619,20 @@ impl ServerSync {
                 check_shape(&d.ops, &lists, false, &mut created)?;
             }
             apply(&mut doc, rest.iter().map(|d| d.change.clone()).collect())?;
-            let reported = doc.reported().map_err(malformed)?;
-            check_reported(scope, facts, &self.limits, push.case, &reported)?;
-            let reports = check_new_items(scope, facts, &self.limits, None, &doc, &created)?;
+            let keyed = doc.read_keyed().map_err(malformed)?;
+            check_reported(scope, facts, &self.limits, push.case, &keyed.reported)?;
+            let reports = check_new_items(scope, facts, &self.limits, None, &keyed, &created)?;
             if reports != 1 || created.events() == 0 {
                 return refuse(
                     RefusalKind::Tampered,
                     "a new case holds exactly one report (新案件须有且仅有一次上报)",
                 );
             }
-            Ok(doc)
+            Ok((doc, keyed.case))
         });
-        let mut doc = match built {
-            Ok(doc) => doc,
+        let (mut doc, case) = match built {
+            Ok(built) => built,
             Err(r) => return Ok(Err(r)),
-        };
-        let case = match doc.read() {
-            Ok(c) => c,
-            Err(e) => return Ok(refuse(RefusalKind::Malformed, e.to_string())),
         };
         if case.stage() != Some(crate::workflow::Stage::Reported) {
             return Ok(refuse(
@@ -743,12 +741,15 @@ fn check_new_items(
     facts: &ServerFacts<'_>,
     limits: &DeviceLimits,
     before: Option<&Case>,
-    after: &CaseDoc,
+    after: &KeyedCase,
     created: &Created,
 ) -> Result<usize, Refusal> {
-    let events = after.keyed_events().map_err(malformed)?;
-    let photos = after.keyed_photos().map_err(malformed)?;
-    let reported = after.reported().map_err(malformed)?;
+    let KeyedCase {
+        events,
+        photos,
+        reported,
+        ..
+    } = after;
     let all_photos: Vec<PhotoRef> = photos.iter().map(|(_, p)| p.clone()).collect();
     for (_, p) in photos.iter().filter(|(k, _)| created.is_photo(k)) {
         check_device_photo(scope, facts, limits, p)?;
