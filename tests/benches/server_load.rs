@@ -20,7 +20,10 @@ const COMMUNITIES: [&str; 4] = [
     "110102002001",
     "110102002002",
 ];
-const PER_DEVICE: usize = 2_250;
+/// Nine devices of 1,000 reports each: a device sends at most 1,000 documents per request
+/// (`MAX_DOCS_PER_REQUEST`), so each pushes its reports in one request, as the measurement wants.
+const DEVICES: usize = 9;
+const PER_DEVICE: usize = 1_000;
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -85,8 +88,10 @@ fn main() {
         admin(&data, &[what, "import"]);
     }
     let mut tokens = Vec::new();
-    // w-0 for the 1,000-report sync, w-1..w-4 for the concurrent load.
-    let workers: Vec<&str> = std::iter::once(COMMUNITIES[0]).chain(COMMUNITIES).collect();
+    // w-0 for the 1,000-report sync, w-1..w-9 for the concurrent load (communities in turn).
+    let workers: Vec<&str> = std::iter::once(COMMUNITIES[0])
+        .chain(COMMUNITIES.iter().copied().cycle().take(DEVICES))
+        .collect();
     for (i, community) in workers.iter().enumerate() {
         let worker = format!("w-{i}");
         admin(
@@ -130,16 +135,21 @@ fn main() {
         again.rounds, again.bytes_sent, again.bytes_received
     );
 
-    // Four devices with 2,500 offline reports each sync at the same time.
-    println!(
-        "\n## merge + route throughput, {} devices concurrently",
-        COMMUNITIES.len()
-    );
+    // Nine devices with 1,000 offline reports each sync at the same time.
+    println!("\n## merge + route throughput, {DEVICES} devices concurrently");
     let mut devices: Vec<_> = tokens[1..]
         .iter()
-        .zip(COMMUNITIES)
+        .zip(COMMUNITIES.iter().cycle())
         .map(|(t, c)| device(&base, t, c, PER_DEVICE))
         .collect();
+    let requests_docs: Vec<usize> = devices
+        .iter()
+        .map(|(_, store, _)| store.sync_request(usize::MAX).expect("request").docs.len())
+        .collect();
+    assert!(
+        requests_docs.iter().all(|&n| n == PER_DEVICE),
+        "one request carries every report: {requests_docs:?}"
+    );
     // The devices' own work (reading their stores, building requests) happens before the clock starts:
     // on this 2-core machine it would otherwise compete with the server being measured.
     let requests: Vec<Vec<u8>> = devices
