@@ -250,11 +250,11 @@ impl World {
         };
         let mut created = Created::default();
         if input.new_case {
-            if let Some((first, rest)) = decoded.split_first() {
-                if check_shape(&first.ops, &Lists::default(), true, &mut created).is_ok() {
-                    for d in rest {
-                        let _ = check_shape(&d.ops, &Lists::default(), false, &mut created);
-                    }
+            if let Some((first, rest)) = decoded.split_first()
+                && check_shape(&first.ops, &Lists::default(), true, &mut created).is_ok()
+            {
+                for d in rest {
+                    let _ = check_shape(&d.ops, &Lists::default(), false, &mut created);
                 }
             }
             return;
