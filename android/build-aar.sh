@@ -20,13 +20,13 @@ command -v gradle >/dev/null 2>&1 || { echo "gradle missing: install Gradle 8.9+
 
 rustup target add aarch64-linux-android armv7-linux-androideabi x86_64-linux-android
 
-# The native library for each ABI, stripped of its symbol table (JNA finds the exports in .dynsym).
+# The native library for each ABI, built with the `mobile` profile (Cargo.toml: LTO, one codegen unit,
+# optimized for size, stripped; JNA finds the exports in .dynsym).
 rm -rf "$MODULE/src/main/jniLibs"
 targets=()
 for abi in "${ABIS[@]}"; do targets+=(-t "$abi"); done
-CARGO_PROFILE_RELEASE_STRIP=symbols \
-  cargo ndk "${targets[@]}" --platform "$MIN_SDK" -o "$MODULE/src/main/jniLibs" \
-  build --locked --release -p gridpatrol-ffi
+cargo ndk "${targets[@]}" --platform "$MIN_SDK" -o "$MODULE/src/main/jniLibs" \
+  build --locked --profile mobile -p gridpatrol-ffi
 
 # The Kotlin bindings (android = true, from ffi/uniffi.toml), generated from a library packed above.
 rm -rf "$MODULE/src/main/kotlin"

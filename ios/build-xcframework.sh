@@ -21,29 +21,29 @@ export IPHONEOS_DEPLOYMENT_TARGET=15.0 MACOSX_DEPLOYMENT_TARGET=12.0
 
 rustup target add "${TARGETS[@]}"
 for target in "${TARGETS[@]}"; do
-  cargo build --locked --release -p gridpatrol-ffi --target "$target"
+  cargo build --locked --profile mobile -p gridpatrol-ffi --target "$target"
 done
 
 rm -rf "$OUT"
 mkdir -p "$OUT/ios-simulator" "$OUT/macos" "$OUT/headers" "$OUT/swift"
 lipo -create \
-  "$CARGO_TARGET_DIR/aarch64-apple-ios-sim/release/$LIB" \
-  "$CARGO_TARGET_DIR/x86_64-apple-ios/release/$LIB" \
+  "$CARGO_TARGET_DIR/aarch64-apple-ios-sim/mobile/$LIB" \
+  "$CARGO_TARGET_DIR/x86_64-apple-ios/mobile/$LIB" \
   -output "$OUT/ios-simulator/$LIB"
 lipo -create \
-  "$CARGO_TARGET_DIR/aarch64-apple-darwin/release/$LIB" \
-  "$CARGO_TARGET_DIR/x86_64-apple-darwin/release/$LIB" \
+  "$CARGO_TARGET_DIR/aarch64-apple-darwin/mobile/$LIB" \
+  "$CARGO_TARGET_DIR/x86_64-apple-darwin/mobile/$LIB" \
   -output "$OUT/macos/$LIB"
 
 # Bindings: GridPatrolCore.swift, GridPatrolCoreFFI.h and its module map (names from ffi/uniffi.toml).
 cargo run --locked -q -p gridpatrol-uniffi-bindgen -- generate \
-  "$CARGO_TARGET_DIR/aarch64-apple-ios/release/$LIB" --language swift --out-dir "$OUT/swift"
+  "$CARGO_TARGET_DIR/aarch64-apple-ios/mobile/$LIB" --language swift --out-dir "$OUT/swift"
 cp "$OUT/swift/GridPatrolCoreFFI.h" "$OUT/headers/"
 cp "$OUT/swift/GridPatrolCoreFFI.modulemap" "$OUT/headers/module.modulemap"
 
 rm -rf ios/GridPatrolCoreFFI.xcframework
 xcodebuild -create-xcframework \
-  -library "$CARGO_TARGET_DIR/aarch64-apple-ios/release/$LIB" -headers "$OUT/headers" \
+  -library "$CARGO_TARGET_DIR/aarch64-apple-ios/mobile/$LIB" -headers "$OUT/headers" \
   -library "$OUT/ios-simulator/$LIB" -headers "$OUT/headers" \
   -library "$OUT/macos/$LIB" -headers "$OUT/headers" \
   -output ios/GridPatrolCoreFFI.xcframework
