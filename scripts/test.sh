@@ -40,7 +40,7 @@ log "cargo test --workspace (unit, property, CLI, kill tests)"
 cargo test --workspace --locked
 
 # --- fuzzing, briefly: the sync decoder and the change validator (a long run is a benchmark: BENCHMARKS.md) ---
-log "cargo fuzz: sync_decode and change_validator, 20 s each"
+log "cargo fuzz: sync_decode, change_rules and change_validator, 20 s each"
 bash scripts/fuzz.sh 20
 
 # --- the HTTP API against its OpenAPI document (schemathesis, from PyPI) -------------------------------
