@@ -17,6 +17,9 @@ corpus_root="${FUZZ_CORPUS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gridpatrol/fuzz-
 command -v cargo-fuzz >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo-fuzz" ] ||
   cargo install --locked cargo-fuzz
 export RUSTC_BOOTSTRAP=1
+# automerge panics on some hostile changes; the server catches those (`untrusted`) and refuses the change.
+# A backtrace for each would bury the log, so the brief runs print the panic's message only.
+export RUST_BACKTRACE="${FUZZ_BACKTRACE:-0}"
 for target in ${FUZZ_TARGETS:-sync_decode change_rules change_validator}; do
   mkdir -p "$corpus_root/$target"
   args=(-max_len=65536 -rss_limit_mb=2048 -print_final_stats=1)
