@@ -519,6 +519,27 @@ fn assert_nothing_earlier_changed(before: &Case, after: &Case, scope: &DeviceSco
             continue;
         }
         let e = &entry.event;
+        if e.actor == "system" {
+            // The server's own follow-up in the same push: a passed verification closes the case.
+            // Only after a valid verdict from this device, and only as the system.
+            assert_eq!((e.action, e.role), (ActionKind::Close, Role::System));
+            assert!(
+                after
+                    .timeline
+                    .entries
+                    .iter()
+                    .any(|x| x.event.action == ActionKind::VerifyPass
+                        && x.event.actor == scope.worker_id
+                        && !x.is_flagged()
+                        && !before
+                            .timeline
+                            .entries
+                            .iter()
+                            .any(|b| b.event.id == x.event.id)),
+                "a closure without this device's verdict"
+            );
+            continue;
+        }
         assert_eq!(e.actor, scope.worker_id, "a new event in another's name");
         assert_eq!(e.role, Role::GridWorker);
         assert_eq!(e.device.as_deref(), Some(scope.device_id.as_str()));
