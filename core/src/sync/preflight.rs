@@ -21,6 +21,7 @@ const HASH_BYTES: usize = 32;
 /// Column specification: id in the high bits, a deflate flag, and the type in the low three bits.
 const COLUMN_DEFLATE: u32 = 0b1000;
 const COLUMN_TYPE_GROUP: u32 = 0;
+const COLUMN_TYPE_ACTOR: u32 = 1;
 const COLUMN_TYPE_INTEGER: u32 = 2;
 const ACTION_COLUMN: u32 = 4;
 const PRED_COLUMN: u32 = 7;
@@ -93,6 +94,8 @@ pub fn preflight(bytes: &[u8], budget: &ChangeBudget) -> Result<u64, PreflightEr
     if others > r.remaining() as u64 {
         return Err(PreflightError::Malformed("actor count"));
     }
+    // Index 0 is the change's own actor, then the others in order.
+    let actors = others + 1;
     for _ in 0..others {
         r.skip_prefixed()?;
     }
@@ -117,6 +120,9 @@ pub fn preflight(bytes: &[u8], budget: &ChangeBudget) -> Result<u64, PreflightEr
             ops = count_runs(data, budget.max_ops, Count::Entries)?;
         } else if id == PRED_COLUMN && kind == COLUMN_TYPE_GROUP {
             count_runs(data, budget.max_ops, Count::Values)?;
+        } else if kind == COLUMN_TYPE_ACTOR {
+            // automerge indexes the change's actor list with these and panics past its end.
+            count_runs(data, budget.max_ops, Count::ActorIndices { actors })?;
         }
     }
     Ok(ops)
@@ -128,6 +134,8 @@ enum Count {
     Entries,
     /// The sum of the (unsigned) values it holds.
     Values,
+    /// How many entries it holds, each an index into the change's `actors` actors.
+    ActorIndices { actors: u64 },
 }
 
 /// Walks a run-length encoded column of unsigned integers without expanding it: a positive count is a
@@ -147,6 +155,10 @@ fn count_runs(data: &[u8], limit: u64, what: Count) -> Result<u64, PreflightErro
                 match what {
                     Count::Entries => c as u64,
                     Count::Values => (c as u64).checked_mul(value).ok_or_else(too_many)?,
+                    Count::ActorIndices { actors } => {
+                        check_actor(value, actors)?;
+                        c as u64
+                    }
                 }
             }
             c if c < 0 => {
@@ -156,17 +168,21 @@ fn count_runs(data: &[u8], limit: u64, what: Count) -> Result<u64, PreflightErro
                 }
                 let mut sum: u64 = 0;
                 for _ in 0..n {
-                    sum = sum.saturating_add(r.uleb()?);
+                    let value = r.uleb()?;
+                    if let Count::ActorIndices { actors } = what {
+                        check_actor(value, actors)?;
+                    }
+                    sum = sum.saturating_add(value);
                 }
                 match what {
-                    Count::Entries => n,
+                    Count::Entries | Count::ActorIndices { .. } => n,
                     Count::Values => sum,
                 }
             }
             _ => {
                 let nulls = r.uleb()?;
                 match what {
-                    Count::Entries => nulls,
+                    Count::Entries | Count::ActorIndices { .. } => nulls,
                     Count::Values => 0,
                 }
             }
@@ -177,6 +193,14 @@ fn count_runs(data: &[u8], limit: u64, what: Count) -> Result<u64, PreflightErro
         }
     }
     Ok(total)
+}
+
+fn check_actor(index: u64, actors: u64) -> Result<(), PreflightError> {
+    if index < actors {
+        Ok(())
+    } else {
+        Err(PreflightError::Malformed("actor index"))
+    }
 }
 
 struct Reader<'a> {
@@ -270,6 +294,50 @@ mod tests {
             .unwrap()
             .raw_bytes()
             .to_vec()
+    }
+
+    /// A real change with one byte changed (checksum repaired) so that automerge's decoder panics on an
+    /// actor index past the change's actor list: preflight refuses every such change first.
+    #[test]
+    fn an_actor_index_past_the_actor_list_is_refused_before_automerge_panics() {
+        let mut doc = AutoCommit::new();
+        let list = doc.put_object(ROOT, "l", ObjType::List).unwrap();
+        let event = doc.insert_object(&list, 0, ObjType::Map).unwrap();
+        doc.put(&event, "a", "x").unwrap();
+        doc.put(&event, "b", 2).unwrap();
+        doc.commit();
+        let real = last_change(&mut doc);
+        let panics = |bytes: &[u8]| {
+            std::panic::catch_unwind(|| {
+                if let Ok(c) = automerge::Change::try_from(bytes) {
+                    let _ = c.decode();
+                }
+            })
+            .is_err()
+        };
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let mut found = 0;
+        for i in 8..real.len() {
+            for value in 1..8u8 {
+                let mut bytes = real.clone();
+                bytes[i] = value;
+                let digest = Sha256::digest(&bytes[8..]);
+                bytes[4..8].copy_from_slice(&digest[..4]);
+                if panics(&bytes) {
+                    found += 1;
+                    assert!(
+                        preflight(&bytes, &BUDGET).is_err(),
+                        "byte {i} = {value} makes automerge panic and passed preflight"
+                    );
+                }
+            }
+        }
+        std::panic::set_hook(quiet);
+        assert!(
+            found > 0,
+            "no mutation made automerge panic: the test tests nothing"
+        );
     }
 
     #[test]
