@@ -159,8 +159,10 @@ fn main() -> ExitCode {
 
 /// `gridpatrol list | head -1`: when the reader goes away the command ends quietly, as Unix tools do,
 /// instead of panicking in `println!` ("failed printing to stdout: Broken pipe"). Rust ignores SIGPIPE
-/// by default; the default action (end the process) is what a command-line tool wants. Nothing is half
-/// written by it: every store change is one SQLite transaction, committed before output is printed.
+/// by default; the default action (end the process) is what a command-line tool wants. It ends nothing
+/// half written: every store change is one SQLite transaction (a sync cut between rounds resumes on the
+/// next). Sockets are unaffected: std writes to them with MSG_NOSIGNAL, so a server that hangs up is
+/// still an error the sync reports, not a signal.
 fn quiet_on_closed_pipe() {
     #[cfg(unix)]
     // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid handler.
